@@ -1,0 +1,74 @@
+// Engine: runs resolvers over sources with durable, exactly-once state.
+//
+//   source -> decode -> partition (key) -> live state -> resolver -> outputs -> checkpoint
+//
+// Messages are read in batches; each resolver sees its messages in offset order, with the
+// live state object of each message's key. Every checkpoint commits, in one atomic write,
+// the changed states, the feature values, the dead letters and the source positions, so a
+// crash at any instant resumes from exactly the last checkpoint. A message that does not
+// decode, or whose resolver fails, becomes a dead letter; a failed resolver's key is rolled
+// back to its committed state and its other messages of the epoch are replayed, so the
+// failure leaves no trace in state. Single-threaded: one Engine per state directory.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "statefold/resolver.h"
+#include "statefold/status.h"
+
+namespace statefold {
+
+class Source;
+struct FeatureWrite;
+
+struct EngineOptions {
+  std::string state_dir = ".statefold";
+  size_t batch_size = 1024;                    // messages per resolver call
+  size_t checkpoint_every_messages = 250000;   // whichever comes first ...
+  int64_t checkpoint_every_ms = 2000;          // ... of these two
+  size_t state_cache_entries = 1000000;        // live state objects kept between checkpoints
+  size_t max_message_bytes = 1 << 20;          // larger messages are dead-lettered
+  bool sync = false;                           // fsync each checkpoint (power-loss safety)
+  // Polled between batches; returning true checkpoints and ends Run.
+  std::function<bool()> should_stop;
+  // Called for each feature value as its checkpoint commits (tests and tooling).
+  std::function<void(const FeatureWrite&)> on_committed_feature;
+};
+
+struct RunStats {
+  uint64_t messages = 0;      // records read from the sources in this run
+  uint64_t outputs = 0;       // resolver calls that returned features
+  uint64_t dead_letters = 0;  // dead letters recorded in this run
+  uint64_t keys = 0;          // keys with state, over all stateful resolvers, after the run
+  uint64_t checkpoints = 0;
+  double seconds = 0;
+  bool interrupted = false;   // should_stop ended the run
+};
+
+class Engine {
+ public:
+  // Opens the state directory (taking its lock) and prepares to run.
+  static Status Open(const EngineOptions& options, std::unique_ptr<Engine>* engine);
+  ~Engine();
+
+  // Takes ownership of a source; resolvers name it by Source::name().
+  void AddSource(std::unique_ptr<Source> source);
+  // REQUIRES: the resolver outlives Run and its spec().source was added. Not owned.
+  void AddResolver(Resolver* resolver);
+
+  // Processes every source to its end (or until should_stop), then checkpoints.
+  // Fails on store errors or a state schema that changed under stored state; bad messages
+  // and failing resolvers never fail the run, they become dead letters.
+  Status Run(RunStats* stats);
+
+ private:
+  class Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace statefold

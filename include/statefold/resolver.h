@@ -1,0 +1,132 @@
+// Resolver: what the engine calls to turn messages into state updates and feature values.
+// Python resolvers (python/_ext) and native C++ resolvers implement this one interface.
+//
+// The engine owns ordering, state lifetime and commits; a resolver only runs user code.
+// Calls come in batches so that a resolver can amortise per-call costs (the GIL, for Python).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "statefold/status.h"
+
+namespace statefold {
+
+// One decoded message as a resolver sees it. Views stay valid for the duration of the call.
+struct Message {
+  std::string_view key;    // the partition key (message key, or the `keys=` field)
+  std::string_view value;  // the payload: JSON text of an object, or a string payload
+  int64_t timestamp_ms = 0;
+  int64_t offset = 0;      // position in its source partition
+  int32_t partition = 0;
+};
+
+// An opaque live state object owned by a resolver (a PyObject* for Python resolvers).
+using StateHandle = void*;
+
+// Collects what a resolver produced for a batch. Concrete (no virtual calls) so that adding
+// an output costs an append into reused buffers.
+class ResolverOutput {
+ public:
+  struct FeatureWrite {
+    uint32_t message_index;  // index into the batch
+    uint32_t namespace_begin, namespace_size;
+    uint32_t entity_begin, entity_size;
+    uint32_t feature_begin, feature_size;
+    uint32_t value_begin, value_size;  // the value as JSON text
+  };
+
+  // Records one feature value produced by message `index`.
+  void AddFeature(uint32_t index, std::string_view ns, std::string_view entity_id,
+                  std::string_view feature, std::string_view value_json) {
+    FeatureWrite w;
+    w.message_index = index;
+    Append(ns, &w.namespace_begin, &w.namespace_size);
+    Append(entity_id, &w.entity_begin, &w.entity_size);
+    Append(feature, &w.feature_begin, &w.feature_size);
+    Append(value_json, &w.value_begin, &w.value_size);
+    writes_.push_back(w);
+  }
+  // Records that message `index` did not decode into the event type; the resolver did not
+  // run for it, and the batch goes on.
+  void Reject(uint32_t index, std::string reason) {
+    rejections_.push_back(Rejection{index, std::move(reason)});
+  }
+  // Records that the resolver raised (or returned an invalid value) for message `index`;
+  // RunBatch returns right after it.
+  void Fail(uint32_t index, std::string reason) {
+    failed_ = true;
+    failed_index_ = index;
+    failure_ = std::move(reason);
+  }
+
+  // Engine side.
+  struct Rejection {
+    uint32_t index;
+    std::string reason;
+  };
+  void Clear() {
+    bytes_.clear();
+    writes_.clear();
+    rejections_.clear();
+    failed_ = false;
+    failure_.clear();
+  }
+  const std::vector<FeatureWrite>& writes() const { return writes_; }
+  std::string_view View(uint32_t begin, uint32_t size) const {
+    return std::string_view(bytes_).substr(begin, size);
+  }
+  const std::vector<Rejection>& rejections() const { return rejections_; }
+  bool failed() const { return failed_; }
+  uint32_t failed_index() const { return failed_index_; }
+  const std::string& failure() const { return failure_; }
+
+ private:
+  void Append(std::string_view s, uint32_t* begin, uint32_t* size) {
+    *begin = static_cast<uint32_t>(bytes_.size());
+    *size = static_cast<uint32_t>(s.size());
+    bytes_.append(s);
+  }
+
+  std::string bytes_;
+  std::vector<FeatureWrite> writes_;
+  std::vector<Rejection> rejections_;
+  bool failed_ = false;
+  uint32_t failed_index_ = 0;
+  std::string failure_;
+};
+
+struct ResolverSpec {
+  std::string name;            // unique among the resolvers of one run
+  std::string source;          // name of the source it reads
+  std::vector<std::string> key_path;  // message field (dotted) that keys the state; empty: message key
+  bool stateful = false;
+  std::string state_schema;    // the state's schema as JSON (see src/state/state_schema.h)
+};
+
+class Resolver {
+ public:
+  virtual ~Resolver() = default;
+
+  virtual const ResolverSpec& spec() const = 0;
+
+  // Runs the resolver over `messages` in order; states[i] is the live state of messages[i]
+  // (nullptr for stateless resolvers). Rejected messages are recorded and skipped. Stops
+  // right after the first kFailed message and returns how many messages it consumed, so the
+  // engine can roll that key back before the rest of the batch runs.
+  virtual size_t RunBatch(std::span<const Message> messages, std::span<const StateHandle> states,
+                          ResolverOutput* output) = 0;
+
+  // A fresh initial state for a new key, never shared with another key.
+  virtual StateHandle NewState() = 0;
+  // Decodes committed state bytes (written by EncodeState of this schema) into a live object.
+  virtual Status DecodeState(std::string_view bytes, StateHandle* state) = 0;
+  // Appends the encoding of `state` to `out`. Fails when the state no longer fits its schema.
+  virtual Status EncodeState(StateHandle state, std::string* out) = 0;
+  virtual void ReleaseState(StateHandle state) = 0;
+};
+
+}  // namespace statefold

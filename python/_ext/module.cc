@@ -1,0 +1,227 @@
+// statefold._ext: the binding between the Python SDK and the C++ engine. Conversions and
+// delegation only; engine behaviour lives in src/.
+
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <memory>
+
+#include "python_codec.h"
+#include "python_resolver.h"
+#include "source/file_source.h"
+#include "state/state_inspector.h"
+#include "statefold/engine.h"
+#include "store/online_store.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace statefold::python {
+namespace {
+
+// All errors cross into Python as StatefoldError (defined in statefold/errors.py and
+// registered at import), carrying the Status message.
+nb::object g_error_class;
+nb::object g_not_found_class;
+
+[[noreturn]] void Raise(const Status& status) {
+  nb::object cls = status.IsNotFound() && g_not_found_class.is_valid() ? g_not_found_class
+                                                                         : g_error_class;
+  if (!cls.is_valid()) throw std::runtime_error(status.ToString());
+  PyErr_SetString(cls.ptr(), status.message().c_str());
+  throw nb::python_error();
+}
+
+void Check(const Status& status) {
+  if (!status.ok()) Raise(status);
+}
+
+nb::object InternedName(const std::string& text) {
+  PyObject* name = PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
+  PyUnicode_InternInPlace(&name);
+  return nb::steal(name);
+}
+
+std::unique_ptr<PythonResolver> MakeResolver(nb::dict d) {
+  PythonResolverConfig c;
+  c.spec.name = nb::cast<std::string>(d["name"]);
+  c.spec.source = nb::cast<std::string>(d["source"]);
+  c.spec.key_path = nb::cast<std::vector<std::string>>(d["key_path"]);
+  c.spec.stateful = !d["codec"].is_none();
+  c.function = nb::borrow(d["function"]);
+  c.event_parser = nb::borrow(d["event_parser"]);
+  c.event_as_text = nb::cast<bool>(d["event_as_text"]);
+  c.event_position = nb::cast<int>(d["event_position"]);
+  c.state_position = nb::cast<int>(d["state_position"]);
+  if (c.spec.stateful) {
+    c.codec = nb::borrow(d["codec"]);
+    c.spec.state_schema = nb::cast<std::string>(d["state_schema"]);
+    c.initial_state = nb::borrow<nb::bytes>(d["initial_state"]);
+  }
+  c.output_class = nb::borrow(d["output_class"]);
+  if (!c.output_class.is_none()) {
+    c.output_namespace = nb::cast<std::string>(d["output_namespace"]);
+    c.output_description = nb::cast<std::string>(d["output_description"]);
+    c.primary_key = InternedName(nb::cast<std::string>(d["primary_key"]));
+    for (nb::handle f : nb::borrow<nb::list>(d["outputs"])) {
+      nb::tuple t = nb::borrow<nb::tuple>(f);  // (name, fqn, kind, nullable)
+      OutputFeature feature;
+      feature.name = InternedName(nb::cast<std::string>(t[0]));
+      feature.fqn = nb::cast<std::string>(t[1]);
+      std::string kind = nb::cast<std::string>(t[2]);
+      feature.kind = kind == "int"     ? FeatureKind::kInt
+                     : kind == "float" ? FeatureKind::kFloat
+                     : kind == "str"   ? FeatureKind::kStr
+                     : kind == "bool"  ? FeatureKind::kBool
+                                       : FeatureKind::kAny;
+      feature.nullable = nb::cast<bool>(t[3]);
+      c.outputs.push_back(std::move(feature));
+    }
+  }
+  c.format_exception = nb::module_::import_("traceback").attr("format_exception");
+  return std::make_unique<PythonResolver>(std::move(c));
+}
+
+// Runs the engine on the calling thread, holding the GIL: resolver calls then need no GIL
+// round-trips. Signals are polled between batches; a pending exception (Ctrl-C, SIGTERM
+// handler) stops the run after a final checkpoint and is re-raised.
+nb::dict Run(const std::string& state_dir, const std::vector<std::pair<std::string, std::string>>& sources,
+             nb::list resolver_specs, nb::dict options, nb::object on_feature) {
+  EngineOptions engine_options;
+  engine_options.state_dir = state_dir;
+  if (options.contains("batch_size")) engine_options.batch_size = nb::cast<size_t>(options["batch_size"]);
+  if (options.contains("checkpoint_every_messages")) {
+    engine_options.checkpoint_every_messages = nb::cast<size_t>(options["checkpoint_every_messages"]);
+  }
+  if (options.contains("checkpoint_every_ms")) {
+    engine_options.checkpoint_every_ms = nb::cast<int64_t>(options["checkpoint_every_ms"]);
+  }
+  if (options.contains("state_cache_entries")) {
+    engine_options.state_cache_entries = nb::cast<size_t>(options["state_cache_entries"]);
+  }
+  if (options.contains("max_message_bytes")) {
+    engine_options.max_message_bytes = nb::cast<size_t>(options["max_message_bytes"]);
+  }
+  if (options.contains("sync")) engine_options.sync = nb::cast<bool>(options["sync"]);
+
+  PyObject *stop_type = nullptr, *stop_value = nullptr, *stop_traceback = nullptr;
+  engine_options.should_stop = [&]() {
+    if (stop_type == nullptr && PyErr_CheckSignals() != 0) {
+      PyErr_Fetch(&stop_type, &stop_value, &stop_traceback);
+    }
+    return stop_type != nullptr;
+  };
+  if (!on_feature.is_none()) {
+    engine_options.on_committed_feature = [&on_feature](const FeatureWrite& w) {
+      on_feature(nb::str(w.ns.data(), w.ns.size()), nb::str(w.entity_id.data(), w.entity_id.size()),
+                 nb::str(w.feature.data(), w.feature.size()),
+                 nb::str(w.value_json.data(), w.value_json.size()), w.time_ms, w.offset);
+    };
+  }
+
+  std::unique_ptr<Engine> engine;
+  Check(Engine::Open(engine_options, &engine));
+  for (const auto& [name, path] : sources) {
+    std::unique_ptr<Source> source;
+    Check(FileSource::Open(name, path, &source));
+    engine->AddSource(std::move(source));
+  }
+  std::vector<std::unique_ptr<PythonResolver>> resolvers;
+  for (nb::handle spec : resolver_specs) {
+    resolvers.push_back(MakeResolver(nb::borrow<nb::dict>(spec)));
+    engine->AddResolver(resolvers.back().get());
+  }
+  RunStats stats;
+  Status status = engine->Run(&stats);
+  engine.reset();  // releases live states while the resolvers still exist
+  if (stop_type != nullptr) {
+    PyErr_Restore(stop_type, stop_value, stop_traceback);
+    throw nb::python_error();
+  }
+  Check(status);
+  nb::dict result;
+  result["messages"] = stats.messages;
+  result["outputs"] = stats.outputs;
+  result["dead_letters"] = stats.dead_letters;
+  result["keys"] = stats.keys;
+  result["checkpoints"] = stats.checkpoints;
+  result["seconds"] = stats.seconds;
+  return result;
+}
+
+std::unique_ptr<StateInspector> OpenInspector(const std::string& state_dir) {
+  std::unique_ptr<StateInspector> inspector;
+  Check(StateInspector::Open(state_dir, &inspector));
+  return inspector;
+}
+
+}  // namespace
+}  // namespace statefold::python
+
+NB_MODULE(_ext, m) {
+  using namespace statefold;
+  using namespace statefold::python;
+  InitPythonCodec();
+
+  m.def("set_error_classes", [](nb::object error, nb::object not_found) {
+    g_error_class = error;
+    g_not_found_class = not_found;
+  });
+
+  nb::class_<PythonCodec>(m, "Codec")
+      .def(nb::init<nb::handle>(), "description"_a)
+      .def("encode",
+           [](const PythonCodec& codec, nb::handle value) {
+             std::string out;
+             Check(codec.Encode(value.ptr(), &out));
+             return nb::bytes(out.data(), out.size());
+           })
+      .def("decode", [](const PythonCodec& codec, nb::bytes payload) {
+        nb::object value;
+        Check(codec.Decode(std::string_view(payload.c_str(), payload.size()), &value));
+        return value;
+      });
+
+  m.def("run", &Run, "state_dir"_a, "sources"_a, "resolvers"_a, "options"_a, "on_feature"_a);
+
+  m.def("read_features", [](const std::string& state_dir, const std::string& ns, const std::string& id) {
+    std::vector<StoredFeature> features;
+    Check(OpenInspector(state_dir)->Features(ns, id, &features));
+    nb::list result;
+    for (const StoredFeature& f : features) {
+      result.append(nb::make_tuple(f.feature, f.value_json, f.time_ms, f.offset));
+    }
+    return result;
+  });
+  m.def("state_json", [](const std::string& state_dir, const std::string& resolver, const std::string& key) {
+    std::string json;
+    Check(OpenInspector(state_dir)->StateJson(resolver, key, &json));
+    return json;
+  });
+  m.def("state_payload", [](const std::string& state_dir, const std::string& resolver, const std::string& key) {
+    std::string payload;
+    Check(OpenInspector(state_dir)->StatePayload(resolver, key, &payload));
+    return nb::bytes(payload.data(), payload.size());
+  });
+  m.def("state_schema", [](const std::string& state_dir, const std::string& resolver) {
+    std::string json;
+    Check(OpenInspector(state_dir)->Schema(resolver, &json));
+    return json;
+  });
+  m.def("state_keys", [](const std::string& state_dir, const std::string& resolver, size_t limit) {
+    std::vector<std::string> keys;
+    Check(OpenInspector(state_dir)->ListKeys(resolver, limit, &keys));
+    return keys;
+  });
+  m.def("state_reset", [](const std::string& state_dir, const std::string& resolver) {
+    Check(ResetResolverState(state_dir, resolver));
+  });
+  m.def("dead_letters", [](const std::string& state_dir, size_t limit) {
+    std::vector<std::string> records;
+    Check(OpenInspector(state_dir)->DeadLetters(limit, &records));
+    return records;
+  });
+}

@@ -1,0 +1,708 @@
+// PythonCodec: Python objects <-> state payloads, with the CPython C API for speed.
+
+#include "python_codec.h"
+
+#include <datetime.h>
+
+#include <charconv>
+#include <cmath>
+
+#include "state/state_codec.h"
+
+namespace statefold::python {
+namespace {
+
+struct NodeKindName {
+  const char* name;
+  SchemaKind kind;
+};
+constexpr NodeKindName kNodeKinds[] = {
+    {"bool", SchemaKind::kBool},         {"int", SchemaKind::kInt},
+    {"float", SchemaKind::kFloat},       {"str", SchemaKind::kStr},
+    {"bytes", SchemaKind::kBytes},       {"datetime", SchemaKind::kDatetime},
+    {"optional", SchemaKind::kOptional}, {"list", SchemaKind::kList},
+    {"set", SchemaKind::kSet},           {"frozenset", SchemaKind::kFrozenSet},
+    {"vartuple", SchemaKind::kVarTuple}, {"tuple", SchemaKind::kTuple},
+    {"dict", SchemaKind::kDict},         {"enum", SchemaKind::kEnum},
+    {"record", SchemaKind::kRecord},
+};
+
+PyObject* g_timezone_utc = nullptr;
+
+SchemaNode ToSchemaNode(const PyTypeNode& node) {
+  SchemaNode s;
+  s.kind = node.kind;
+  s.enum_value_kind = node.enum_value_kind;
+  s.name = node.type_name;
+  for (const PyTypeNode& child : node.children) s.children.push_back(ToSchemaNode(child));
+  return s;
+}
+
+void BuildNode(nb::handle description, PyTypeNode* node) {
+  nb::tuple t = nb::borrow<nb::tuple>(description);
+  std::string kind = nb::cast<std::string>(t[0]);
+  bool known = false;
+  for (const NodeKindName& k : kNodeKinds) {
+    if (kind == k.name) {
+      node->kind = k.kind;
+      known = true;
+    }
+  }
+  if (!known) throw nb::value_error(("unknown type description kind " + kind).c_str());
+  switch (node->kind) {
+    case SchemaKind::kOptional:
+    case SchemaKind::kList:
+    case SchemaKind::kSet:
+    case SchemaKind::kFrozenSet:
+    case SchemaKind::kVarTuple:
+      node->children.emplace_back();
+      BuildNode(t[1], &node->children.back());
+      break;
+    case SchemaKind::kDict:
+      node->children.resize(2);
+      BuildNode(t[1], &node->children[0]);
+      BuildNode(t[2], &node->children[1]);
+      break;
+    case SchemaKind::kTuple:
+      for (nb::handle item : nb::borrow<nb::list>(t[1])) {
+        node->children.emplace_back();
+        BuildNode(item, &node->children.back());
+      }
+      break;
+    case SchemaKind::kEnum:
+      node->cls = nb::borrow(t[1]);
+      node->enum_value_kind =
+          nb::cast<std::string>(t[2]) == "int" ? SchemaKind::kInt : SchemaKind::kStr;
+      node->type_name = nb::cast<std::string>(node->cls.attr("__name__"));
+      break;
+    case SchemaKind::kRecord: {
+      node->cls = nb::borrow(t[1]);
+      std::string flavor = nb::cast<std::string>(t[2]);
+      node->flavor = flavor == "pydantic2"   ? RecordFlavor::kPydanticV2
+                     : flavor == "pydantic1" ? RecordFlavor::kPydanticV1
+                                             : RecordFlavor::kDataclass;
+      node->type_name = nb::cast<std::string>(node->cls.attr("__name__"));
+      for (nb::handle field : nb::borrow<nb::list>(t[3])) {
+        nb::tuple f = nb::borrow<nb::tuple>(field);
+        PyObject* name = f[0].ptr();
+        Py_INCREF(name);
+        PyUnicode_InternInPlace(&name);
+        node->field_names.push_back(nb::steal(name));
+        node->children.emplace_back();
+        BuildNode(f[1], &node->children.back());
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  if (node->type_name.empty()) node->type_name = StateSchema::TypeName(ToSchemaNode(*node));
+}
+
+Status Mismatch(const PyTypeNode& node, PyObject* value) {
+  return Status::InvalidArgument("expected " + node.type_name + ", got " + Describe(value));
+}
+
+// Builds the path of a failing value from the inside out: "profile" + ".ips" + "[3]".
+void PrependPath(std::string* path, std::string_view segment) {
+  bool needs_dot = segment[0] != '[' && !path->empty() && (*path)[0] != '[';
+  path->insert(0, std::string(segment) + (needs_dot ? "." : ""));
+}
+
+std::string PythonErrorText() {
+  PyObject *type, *value, *traceback;
+  PyErr_Fetch(&type, &value, &traceback);
+  std::string text = "error";
+  if (value != nullptr) {
+    PyObject* s = PyObject_Str(value);
+    if (s != nullptr) {
+      const char* utf8 = PyUnicode_AsUTF8(s);
+      if (utf8 != nullptr) text = utf8;
+      Py_DECREF(s);
+    }
+  }
+  PyErr_Clear();
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(traceback);
+  return text;
+}
+
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+void CivilFromDays(int64_t z, int* year, int* month, int* day) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  *month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  *year = static_cast<int>(static_cast<int64_t>(yoe) + era * 400 + (*month <= 2));
+}
+
+Status EncodeNode(const PyTypeNode& node, PyObject* value, StateWriter& w, std::string* path);
+
+Status EncodeItems(const PyTypeNode& item, PyObject* iterable, StateWriter& w, std::string* path) {
+  PyObject* iterator = PyObject_GetIter(iterable);
+  if (iterator == nullptr) return Status::InvalidArgument(PythonErrorText());
+  Py_ssize_t index = 0;
+  Status status;
+  while (PyObject* element = PyIter_Next(iterator)) {
+    status = EncodeNode(item, element, w, path);
+    Py_DECREF(element);
+    if (!status.ok()) {
+      PrependPath(path, "[" + std::to_string(index) + "]");
+      break;
+    }
+    ++index;
+  }
+  Py_DECREF(iterator);
+  return status;
+}
+
+Status EncodeNode(const PyTypeNode& node, PyObject* value, StateWriter& w, std::string* path) {
+  switch (node.kind) {
+    case SchemaKind::kBool:
+      if (!PyBool_Check(value)) return Mismatch(node, value);
+      w.WriteBool(value == Py_True);
+      return Status::Ok();
+    case SchemaKind::kInt: {
+      if (!PyLong_Check(value)) return Mismatch(node, value);
+      int overflow = 0;
+      long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+      if (overflow != 0) return Status::InvalidArgument("int " + Describe(value) + " does not fit in 64 bits");
+      w.WriteInt(v);
+      return Status::Ok();
+    }
+    case SchemaKind::kFloat:
+      if (PyFloat_Check(value)) {
+        w.WriteFloat(PyFloat_AS_DOUBLE(value));
+      } else if (PyLong_Check(value) && !PyBool_Check(value)) {
+        double v = PyLong_AsDouble(value);
+        if (v == -1.0 && PyErr_Occurred()) return Status::InvalidArgument(PythonErrorText());
+        w.WriteFloat(v);
+      } else {
+        return Mismatch(node, value);
+      }
+      return Status::Ok();
+    case SchemaKind::kStr: {
+      if (!PyUnicode_Check(value)) return Mismatch(node, value);
+      Py_ssize_t size;
+      const char* utf8 = PyUnicode_AsUTF8AndSize(value, &size);
+      if (utf8 == nullptr) return Status::InvalidArgument(PythonErrorText());
+      w.WriteString(std::string_view(utf8, static_cast<size_t>(size)));
+      return Status::Ok();
+    }
+    case SchemaKind::kBytes:
+      if (PyBytes_Check(value)) {
+        w.WriteString(std::string_view(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value)));
+      } else if (PyByteArray_Check(value)) {
+        w.WriteString(std::string_view(PyByteArray_AS_STRING(value), PyByteArray_GET_SIZE(value)));
+      } else {
+        return Mismatch(node, value);
+      }
+      return Status::Ok();
+    case SchemaKind::kDatetime: {
+      if (!PyDateTime_Check(value)) return Mismatch(node, value);
+      int64_t micros =
+          (DaysFromCivil(PyDateTime_GET_YEAR(value), PyDateTime_GET_MONTH(value),
+                         PyDateTime_GET_DAY(value)) *
+               86400 +
+           PyDateTime_DATE_GET_HOUR(value) * 3600 + PyDateTime_DATE_GET_MINUTE(value) * 60 +
+           PyDateTime_DATE_GET_SECOND(value)) *
+              1000000 +
+          PyDateTime_DATE_GET_MICROSECOND(value);
+      PyObject* offset = PyObject_CallMethod(value, "utcoffset", nullptr);
+      if (offset == nullptr) return Status::InvalidArgument(PythonErrorText());
+      if (offset == Py_None) {
+        w.WriteBool(false);
+      } else {
+        w.WriteBool(true);
+        w.WriteInt(static_cast<int64_t>(PyDateTime_DELTA_GET_DAYS(offset)) * 86400 +
+                   PyDateTime_DELTA_GET_SECONDS(offset));
+      }
+      Py_DECREF(offset);
+      w.WriteInt(micros);
+      return Status::Ok();
+    }
+    case SchemaKind::kOptional:
+      if (value == Py_None) {
+        w.WriteBool(false);
+        return Status::Ok();
+      }
+      w.WriteBool(true);
+      return EncodeNode(node.children[0], value, w, path);
+    case SchemaKind::kList:
+      if (!PyList_Check(value)) return Mismatch(node, value);
+      w.WriteVarint(static_cast<uint64_t>(PyList_GET_SIZE(value)));
+      for (Py_ssize_t i = 0; i < PyList_GET_SIZE(value); ++i) {
+        Status status = EncodeNode(node.children[0], PyList_GET_ITEM(value, i), w, path);
+        if (!status.ok()) {
+          PrependPath(path, "[" + std::to_string(i) + "]");
+          return status;
+        }
+      }
+      return Status::Ok();
+    case SchemaKind::kSet:
+    case SchemaKind::kFrozenSet:
+      if (!PyAnySet_Check(value)) return Mismatch(node, value);
+      w.WriteVarint(static_cast<uint64_t>(PySet_GET_SIZE(value)));
+      return EncodeItems(node.children[0], value, w, path);
+    case SchemaKind::kVarTuple:
+      if (!PyTuple_Check(value)) return Mismatch(node, value);
+      w.WriteVarint(static_cast<uint64_t>(PyTuple_GET_SIZE(value)));
+      for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(value); ++i) {
+        Status status = EncodeNode(node.children[0], PyTuple_GET_ITEM(value, i), w, path);
+        if (!status.ok()) {
+          PrependPath(path, "[" + std::to_string(i) + "]");
+          return status;
+        }
+      }
+      return Status::Ok();
+    case SchemaKind::kTuple:
+      if (!PyTuple_Check(value) ||
+          PyTuple_GET_SIZE(value) != static_cast<Py_ssize_t>(node.children.size())) {
+        return Mismatch(node, value);
+      }
+      for (size_t i = 0; i < node.children.size(); ++i) {
+        Status status = EncodeNode(node.children[i], PyTuple_GET_ITEM(value, i), w, path);
+        if (!status.ok()) {
+          PrependPath(path, "[" + std::to_string(i) + "]");
+          return status;
+        }
+      }
+      return Status::Ok();
+    case SchemaKind::kDict: {
+      if (!PyDict_Check(value)) return Mismatch(node, value);
+      w.WriteVarint(static_cast<uint64_t>(PyDict_GET_SIZE(value)));
+      Py_ssize_t pos = 0;
+      PyObject *k, *v;
+      while (PyDict_Next(value, &pos, &k, &v)) {
+        Status status = EncodeNode(node.children[0], k, w, path);
+        if (status.ok()) status = EncodeNode(node.children[1], v, w, path);
+        if (!status.ok()) {
+          PyObject* repr = PyObject_Repr(k);
+          std::string key_text = repr ? PyUnicode_AsUTF8(repr) : "?";
+          Py_XDECREF(repr);
+          PrependPath(path, "[" + key_text + "]");
+          return status;
+        }
+      }
+      return Status::Ok();
+    }
+    case SchemaKind::kEnum: {
+      int is = PyObject_IsInstance(value, node.cls.ptr());
+      if (is != 1) {
+        PyErr_Clear();
+        return Mismatch(node, value);
+      }
+      PyObject* member_value = PyObject_GetAttrString(value, "value");
+      if (member_value == nullptr) return Status::InvalidArgument(PythonErrorText());
+      PyTypeNode scalar;
+      scalar.kind = node.enum_value_kind;
+      Status status = EncodeNode(scalar, member_value, w, path);
+      Py_DECREF(member_value);
+      return status;
+    }
+    case SchemaKind::kRecord: {
+      int is = PyObject_IsInstance(value, node.cls.ptr());
+      if (is != 1) {
+        PyErr_Clear();
+        return Mismatch(node, value);
+      }
+      w.WriteVarint(node.children.size());
+      for (size_t i = 0; i < node.children.size(); ++i) {
+        PyObject* field = PyObject_GetAttr(value, node.field_names[i].ptr());
+        if (field == nullptr) {
+          PyErr_Clear();
+          PrependPath(path, PyUnicode_AsUTF8(node.field_names[i].ptr()));
+          return Status::InvalidArgument("the attribute is missing");
+        }
+        Status status = EncodeNode(node.children[i], field, w, path);
+        Py_DECREF(field);
+        if (!status.ok()) {
+          PrependPath(path, PyUnicode_AsUTF8(node.field_names[i].ptr()));
+          return status;
+        }
+      }
+      return Status::Ok();
+    }
+  }
+  return Status::InvalidArgument("unknown schema kind");
+}
+
+Status Malformed(const PyTypeNode& node) {
+  return Status::Corruption("state bytes are malformed while reading " + node.type_name);
+}
+
+Status DecodeNode(const PyTypeNode& node, StateReader& r, PyObject** out) {
+  *out = nullptr;
+  switch (node.kind) {
+    case SchemaKind::kBool: {
+      bool v;
+      if (!r.ReadBool(&v)) return Malformed(node);
+      *out = v ? Py_True : Py_False;
+      Py_INCREF(*out);
+      break;
+    }
+    case SchemaKind::kInt: {
+      int64_t v;
+      if (!r.ReadInt(&v)) return Malformed(node);
+      *out = PyLong_FromLongLong(v);
+      break;
+    }
+    case SchemaKind::kFloat: {
+      double v;
+      if (!r.ReadFloat(&v)) return Malformed(node);
+      *out = PyFloat_FromDouble(v);
+      break;
+    }
+    case SchemaKind::kStr: {
+      std::string_view v;
+      if (!r.ReadString(&v)) return Malformed(node);
+      *out = PyUnicode_DecodeUTF8(v.data(), static_cast<Py_ssize_t>(v.size()), "strict");
+      break;
+    }
+    case SchemaKind::kBytes: {
+      std::string_view v;
+      if (!r.ReadString(&v)) return Malformed(node);
+      *out = PyBytes_FromStringAndSize(v.data(), static_cast<Py_ssize_t>(v.size()));
+      break;
+    }
+    case SchemaKind::kDatetime: {
+      bool aware;
+      int64_t offset = 0, micros;
+      if (!r.ReadBool(&aware) || (aware && !r.ReadInt(&offset)) || !r.ReadInt(&micros)) {
+        return Malformed(node);
+      }
+      int64_t seconds = micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
+      int64_t fraction = micros - seconds * 1000000;
+      int64_t days = seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
+      int64_t rem = seconds - days * 86400;
+      int year, month, day;
+      CivilFromDays(days, &year, &month, &day);
+      PyObject* tz = Py_None;
+      PyObject* owned_tz = nullptr;
+      if (aware) {
+        if (offset == 0) {
+          tz = g_timezone_utc;
+        } else {
+          PyObject* delta = PyDelta_FromDSU(0, static_cast<int>(offset), 0);
+          if (delta == nullptr) return Status::Corruption(PythonErrorText());
+          owned_tz = PyTimeZone_FromOffset(delta);
+          Py_DECREF(delta);
+          if (owned_tz == nullptr) return Status::Corruption(PythonErrorText());
+          tz = owned_tz;
+        }
+      }
+      *out = PyDateTimeAPI->DateTime_FromDateAndTime(
+          year, month, day, static_cast<int>(rem / 3600), static_cast<int>(rem / 60 % 60),
+          static_cast<int>(rem % 60), static_cast<int>(fraction), tz, PyDateTimeAPI->DateTimeType);
+      Py_XDECREF(owned_tz);
+      break;
+    }
+    case SchemaKind::kOptional: {
+      bool present;
+      if (!r.ReadBool(&present)) return Malformed(node);
+      if (!present) {
+        Py_INCREF(Py_None);
+        *out = Py_None;
+        return Status::Ok();
+      }
+      return DecodeNode(node.children[0], r, out);
+    }
+    case SchemaKind::kList:
+    case SchemaKind::kVarTuple: {
+      uint64_t count;
+      if (!r.ReadCount(&count)) return Malformed(node);
+      bool list = node.kind == SchemaKind::kList;
+      PyObject* result = list ? PyList_New(static_cast<Py_ssize_t>(count))
+                              : PyTuple_New(static_cast<Py_ssize_t>(count));
+      if (result == nullptr) return Status::Corruption(PythonErrorText());
+      for (uint64_t i = 0; i < count; ++i) {
+        PyObject* item;
+        Status status = DecodeNode(node.children[0], r, &item);
+        if (!status.ok()) {
+          // Unfilled slots are NULL, which list and tuple deallocation accept.
+          Py_DECREF(result);
+          return status;
+        }
+        if (list) {
+          PyList_SET_ITEM(result, static_cast<Py_ssize_t>(i), item);
+        } else {
+          PyTuple_SET_ITEM(result, static_cast<Py_ssize_t>(i), item);
+        }
+      }
+      *out = result;
+      return Status::Ok();
+    }
+    case SchemaKind::kSet:
+    case SchemaKind::kFrozenSet: {
+      uint64_t count;
+      if (!r.ReadCount(&count)) return Malformed(node);
+      PyObject* result =
+          node.kind == SchemaKind::kSet ? PySet_New(nullptr) : PyFrozenSet_New(nullptr);
+      if (result == nullptr) return Status::Corruption(PythonErrorText());
+      for (uint64_t i = 0; i < count; ++i) {
+        PyObject* item;
+        Status status = DecodeNode(node.children[0], r, &item);
+        if (!status.ok() || PySet_Add(result, item) < 0) {
+          Py_XDECREF(item);
+          Py_DECREF(result);
+          return status.ok() ? Status::Corruption(PythonErrorText()) : status;
+        }
+        Py_DECREF(item);
+      }
+      *out = result;
+      return Status::Ok();
+    }
+    case SchemaKind::kTuple: {
+      PyObject* result = PyTuple_New(static_cast<Py_ssize_t>(node.children.size()));
+      if (result == nullptr) return Status::Corruption(PythonErrorText());
+      for (size_t i = 0; i < node.children.size(); ++i) {
+        PyObject* item;
+        Status status = DecodeNode(node.children[i], r, &item);
+        if (!status.ok()) {
+          Py_DECREF(result);
+          return status;
+        }
+        PyTuple_SET_ITEM(result, static_cast<Py_ssize_t>(i), item);
+      }
+      *out = result;
+      return Status::Ok();
+    }
+    case SchemaKind::kDict: {
+      uint64_t count;
+      if (!r.ReadCount(&count)) return Malformed(node);
+      PyObject* result = PyDict_New();
+      if (result == nullptr) return Status::Corruption(PythonErrorText());
+      for (uint64_t i = 0; i < count; ++i) {
+        PyObject *k, *v;
+        Status status = DecodeNode(node.children[0], r, &k);
+        if (!status.ok()) {
+          Py_DECREF(result);
+          return status;
+        }
+        status = DecodeNode(node.children[1], r, &v);
+        if (!status.ok()) {
+          Py_DECREF(k);
+          Py_DECREF(result);
+          return status;
+        }
+        int failed = PyDict_SetItem(result, k, v);
+        Py_DECREF(k);
+        Py_DECREF(v);
+        if (failed) {
+          Py_DECREF(result);
+          return Status::Corruption(PythonErrorText());
+        }
+      }
+      *out = result;
+      return Status::Ok();
+    }
+    case SchemaKind::kEnum: {
+      PyTypeNode scalar;
+      scalar.kind = node.enum_value_kind;
+      scalar.type_name = node.type_name;
+      PyObject* raw;
+      STATEFOLD_RETURN_IF_ERROR(DecodeNode(scalar, r, &raw));
+      *out = PyObject_CallOneArg(node.cls.ptr(), raw);
+      Py_DECREF(raw);
+      if (*out == nullptr) {
+        return Status::Corruption("stored value is not a member of " + node.type_name + ": " +
+                                  PythonErrorText());
+      }
+      return Status::Ok();
+    }
+    case SchemaKind::kRecord: {
+      uint64_t count;
+      if (!r.ReadCount(&count) || count != node.children.size()) {
+        return Status::Corruption("stored " + node.type_name + " has " + std::to_string(count) +
+                                  " fields, its schema " + std::to_string(node.children.size()));
+      }
+      PyObject* kwargs = PyDict_New();
+      for (size_t i = 0; i < node.children.size(); ++i) {
+        PyObject* field;
+        Status status = DecodeNode(node.children[i], r, &field);
+        if (!status.ok()) {
+          Py_DECREF(kwargs);
+          return status;
+        }
+        PyDict_SetItem(kwargs, node.field_names[i].ptr(), field);
+        Py_DECREF(field);
+      }
+      PyObject* result = nullptr;
+      if (node.flavor == RecordFlavor::kDataclass) {
+        // Fields are restored as stored, without running __init__ or __post_init__ again.
+        PyTypeObject* type = reinterpret_cast<PyTypeObject*>(node.cls.ptr());
+        PyObject* empty = PyTuple_New(0);
+        result = type->tp_new(type, empty, nullptr);
+        Py_DECREF(empty);
+        if (result != nullptr) {
+          Py_ssize_t pos = 0;
+          PyObject *k, *v;
+          while (PyDict_Next(kwargs, &pos, &k, &v)) {
+            if (PyObject_GenericSetAttr(result, k, v) < 0) {
+              Py_CLEAR(result);
+              break;
+            }
+          }
+        }
+      } else {
+        const char* constructor =
+            node.flavor == RecordFlavor::kPydanticV2 ? "model_construct" : "construct";
+        PyObject* method = PyObject_GetAttrString(node.cls.ptr(), constructor);
+        if (method != nullptr) {
+          PyObject* empty = PyTuple_New(0);
+          result = PyObject_Call(method, empty, kwargs);
+          Py_DECREF(empty);
+          Py_DECREF(method);
+        }
+      }
+      Py_DECREF(kwargs);
+      if (result == nullptr) {
+        return Status::Corruption("cannot rebuild " + node.type_name + ": " + PythonErrorText());
+      }
+      *out = result;
+      return Status::Ok();
+    }
+  }
+  if (*out == nullptr) return Status::Corruption(PythonErrorText());
+  return Status::Ok();
+}
+
+}  // namespace
+
+void InitPythonCodec() {
+  PyDateTime_IMPORT;
+  g_timezone_utc = PyDateTime_TimeZone_UTC;
+}
+
+std::string Describe(PyObject* value) {
+  std::string text = Py_TYPE(value)->tp_name;
+  PyObject* repr = PyObject_Repr(value);
+  if (repr != nullptr) {
+    const char* utf8 = PyUnicode_AsUTF8(repr);
+    if (utf8 != nullptr) {
+      std::string r = utf8;
+      if (r.size() > 60) r = r.substr(0, 57) + "...";
+      text += " (" + r + ")";
+    }
+    Py_DECREF(repr);
+  }
+  PyErr_Clear();
+  return text;
+}
+
+Status AppendJsonValue(PyObject* value, std::string* out) {
+  if (value == Py_None) {
+    out->append("null");
+  } else if (PyBool_Check(value)) {
+    out->append(value == Py_True ? "true" : "false");
+  } else if (PyLong_Check(value)) {
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow != 0) {
+      PyObject* s = PyObject_Str(value);
+      out->append(PyUnicode_AsUTF8(s));
+      Py_DECREF(s);
+    } else {
+      char buffer[24];
+      out->append(buffer, std::to_chars(buffer, buffer + sizeof buffer, v).ptr - buffer);
+    }
+  } else if (PyFloat_Check(value)) {
+    double v = PyFloat_AS_DOUBLE(value);
+    if (!std::isfinite(v)) {
+      out->append("null");
+    } else {
+      char buffer[32];
+      char* end = std::to_chars(buffer, buffer + sizeof buffer, v).ptr;
+      out->append(buffer, end - buffer);
+      if (std::string_view(buffer, end - buffer).find_first_of(".en") == std::string_view::npos) {
+        out->append(".0");  // keep floats distinguishable from ints
+      }
+    }
+  } else if (PyUnicode_Check(value)) {
+    Py_ssize_t size;
+    const char* utf8 = PyUnicode_AsUTF8AndSize(value, &size);
+    if (utf8 == nullptr) return Status::InvalidArgument(PythonErrorText());
+    AppendJsonString(std::string_view(utf8, static_cast<size_t>(size)), out);
+  } else if (PyList_Check(value) || PyTuple_Check(value) || PyAnySet_Check(value)) {
+    PyObject* iterator = PyObject_GetIter(value);
+    if (iterator == nullptr) return Status::InvalidArgument(PythonErrorText());
+    out->push_back('[');
+    bool first = true;
+    Status status;
+    while (PyObject* item = PyIter_Next(iterator)) {
+      if (!first) out->push_back(',');
+      first = false;
+      status = AppendJsonValue(item, out);
+      Py_DECREF(item);
+      if (!status.ok()) break;
+    }
+    Py_DECREF(iterator);
+    STATEFOLD_RETURN_IF_ERROR(status);
+    out->push_back(']');
+  } else if (PyDict_Check(value)) {
+    out->push_back('{');
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    bool first = true;
+    while (PyDict_Next(value, &pos, &k, &v)) {
+      if (!first) out->push_back(',');
+      first = false;
+      PyObject* key_text = PyUnicode_Check(k) ? (Py_INCREF(k), k) : PyObject_Str(k);
+      if (key_text == nullptr) return Status::InvalidArgument(PythonErrorText());
+      AppendJsonString(PyUnicode_AsUTF8(key_text), out);
+      Py_DECREF(key_text);
+      out->push_back(':');
+      STATEFOLD_RETURN_IF_ERROR(AppendJsonValue(v, out));
+    }
+    out->push_back('}');
+  } else if (PyDateTime_Check(value) || PyDate_Check(value) || PyTime_Check(value)) {
+    PyObject* iso = PyObject_CallMethod(value, "isoformat", nullptr);
+    if (iso == nullptr) return Status::InvalidArgument(PythonErrorText());
+    AppendJsonString(PyUnicode_AsUTF8(iso), out);
+    Py_DECREF(iso);
+  } else if (PyObject_HasAttrString(value, "_value_") &&
+             PyObject_HasAttrString(reinterpret_cast<PyObject*>(Py_TYPE(value)), "__members__")) {
+    PyObject* member_value = PyObject_GetAttrString(value, "value");
+    if (member_value == nullptr) return Status::InvalidArgument(PythonErrorText());
+    Status status = AppendJsonValue(member_value, out);
+    Py_DECREF(member_value);
+    return status;
+  } else {
+    return Status::InvalidArgument("a feature value must be JSON-like, got " + Describe(value));
+  }
+  return Status::Ok();
+}
+
+PythonCodec::PythonCodec(nb::handle description) { BuildNode(description, &root_); }
+
+Status PythonCodec::Encode(PyObject* value, std::string* out) const {
+  StateWriter writer(out);
+  std::string path;
+  Status status = EncodeNode(root_, value, writer, &path);
+  if (status.ok() || path.empty()) return status;
+  return Status::InvalidArgument("field " + path + ": " + status.message());
+}
+
+Status PythonCodec::Decode(std::string_view payload, nb::object* value) const {
+  StateReader reader(payload);
+  PyObject* result;
+  STATEFOLD_RETURN_IF_ERROR(DecodeNode(root_, reader, &result));
+  *value = nb::steal(result);
+  if (!reader.AtEnd()) return Status::Corruption("state bytes continue after the value");
+  return Status::Ok();
+}
+
+}  // namespace statefold::python

@@ -1,0 +1,262 @@
+// RecordDecoder on simdjson's On-Demand API: fields are read in place, and only the parts
+// of the record that statefold needs are parsed.
+
+#include "decode/record_decoder.h"
+
+#include <simdjson.h>
+
+#include <charconv>
+
+namespace statefold {
+namespace {
+
+using simdjson::ondemand::json_type;
+
+bool ParseDigits(std::string_view text, size_t pos, size_t count, int* out) {
+  if (pos + count > text.size()) return false;
+  int value = 0;
+  for (size_t i = pos; i < pos + count; ++i) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    value = value * 10 + (text[i] - '0');
+  }
+  *out = value;
+  return true;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+Status InvalidJson(simdjson::error_code error) {
+  if (error == simdjson::UTF8_ERROR) return Status::Corruption("record is not valid UTF-8");
+  return Status::Corruption(std::string("record is not valid JSON (") +
+                            simdjson::error_message(error) + ")");
+}
+
+}  // namespace
+
+bool ParseIso8601Millis(std::string_view t, int64_t* millis) {
+  int year, month, day, hour = 0, minute = 0, second = 0;
+  if (!ParseDigits(t, 0, 4, &year) || t.size() < 10 || t[4] != '-' ||
+      !ParseDigits(t, 5, 2, &month) || t[7] != '-' || !ParseDigits(t, 8, 2, &day)) {
+    return false;
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31) return false;
+  size_t pos = 10;
+  int64_t fraction_ms = 0;
+  int64_t offset_minutes = 0;
+  if (pos < t.size()) {
+    if (t[pos] != 'T' && t[pos] != 't' && t[pos] != ' ') return false;
+    if (!ParseDigits(t, pos + 1, 2, &hour) || pos + 3 >= t.size() || t[pos + 3] != ':' ||
+        !ParseDigits(t, pos + 4, 2, &minute)) {
+      return false;
+    }
+    pos += 6;
+    if (pos < t.size() && t[pos] == ':') {
+      if (!ParseDigits(t, pos + 1, 2, &second)) return false;
+      pos += 3;
+    }
+    if (pos < t.size() && (t[pos] == '.' || t[pos] == ',')) {
+      ++pos;
+      int digits = 0;
+      while (pos < t.size() && t[pos] >= '0' && t[pos] <= '9') {
+        if (digits < 3) fraction_ms = fraction_ms * 10 + (t[pos] - '0');
+        ++digits;
+        ++pos;
+      }
+      if (digits == 0) return false;
+      for (int i = digits; i < 3; ++i) fraction_ms *= 10;
+    }
+    if (pos < t.size()) {
+      if (t[pos] == 'Z' || t[pos] == 'z') {
+        ++pos;
+      } else if (t[pos] == '+' || t[pos] == '-') {
+        int sign = t[pos] == '-' ? -1 : 1;
+        int oh, om = 0;
+        if (!ParseDigits(t, pos + 1, 2, &oh)) return false;
+        pos += 3;
+        if (pos < t.size() && t[pos] == ':') ++pos;
+        if (pos < t.size()) {
+          if (!ParseDigits(t, pos, 2, &om)) return false;
+          pos += 2;
+        }
+        offset_minutes = sign * (oh * 60 + om);
+      } else {
+        return false;
+      }
+    }
+    if (pos != t.size()) return false;
+    if (hour > 23 || minute > 59 || second > 60) return false;
+  }
+  int64_t seconds = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) *
+                        86400 +
+                    hour * 3600 + minute * 60 + second - offset_minutes * 60;
+  *millis = seconds * 1000 + fraction_ms;
+  return true;
+}
+
+struct RecordDecoder::Impl {
+  simdjson::ondemand::parser parser;
+  simdjson::ondemand::parser value_parser;
+  std::string key_text;
+  std::string value_text;
+  std::string padded_value;  // reused: the key field is read from a padded copy of the value
+};
+
+RecordDecoder::RecordDecoder(size_t max_message_bytes)
+    : impl_(std::make_unique<Impl>()), max_message_bytes_(max_message_bytes) {}
+
+RecordDecoder::~RecordDecoder() = default;
+
+Status RecordDecoder::Decode(std::string_view bytes, DecodedRecord* record) {
+  *record = DecodedRecord();
+  if (bytes.size() > max_message_bytes_) {
+    return Status::Corruption("message of " + std::to_string(bytes.size()) +
+                              " bytes exceeds the limit of " + std::to_string(max_message_bytes_) +
+                              " bytes");
+  }
+  simdjson::ondemand::document doc;
+  if (auto error = impl_->parser
+                       .iterate(bytes.data(), bytes.size(), bytes.size() + simdjson::SIMDJSON_PADDING)
+                       .get(doc)) {
+    return InvalidJson(error);
+  }
+  simdjson::ondemand::object object;
+  if (auto error = doc.get_object().get(object); error) {
+    if (error == simdjson::INCORRECT_TYPE) return Status::Corruption("record is not a JSON object");
+    return InvalidJson(error);
+  }
+  bool has_value = false;
+  for (auto field_result : object) {
+    simdjson::ondemand::field field;
+    if (auto error = std::move(field_result).get(field); error) return InvalidJson(error);
+    std::string_view name;
+    if (auto error = field.unescaped_key().get(name); error) return InvalidJson(error);
+    simdjson::ondemand::value value = field.value();
+    json_type type;
+    if (auto error = value.type().get(type); error) return InvalidJson(error);
+    if (name == "key") {
+      if (type == json_type::null) {
+        bool is_null = false;
+        if (value.is_null().get(is_null) || !is_null) return Status::Corruption("record is not valid JSON");
+        continue;
+      }
+      if (type == json_type::string) {
+        std::string_view key;
+        if (value.get_string().get(key)) return Status::Corruption("record key is not a valid string");
+        impl_->key_text.assign(key);
+      } else if (type == json_type::number) {
+        std::string_view token = value.raw_json_token();
+        while (!token.empty() && (token.back() == ' ' || token.back() == '\t' ||
+                                  token.back() == '\n' || token.back() == '\r')) {
+          token.remove_suffix(1);
+        }
+        impl_->key_text.assign(token);
+      } else {
+        return Status::Corruption("record key must be a string, a number or null");
+      }
+      record->has_key = true;
+    } else if (name == "value") {
+      has_value = true;
+      if (type == json_type::object) {
+        simdjson::ondemand::object value_object;
+        std::string_view raw;
+        if (value.get_object().get(value_object) || value_object.raw_json().get(raw)) {
+          return Status::Corruption("record value is not valid JSON");
+        }
+        record->value = raw;
+        record->value_is_object = true;
+      } else if (type == json_type::string) {
+        std::string_view text;
+        if (value.get_string().get(text)) return Status::Corruption("record value is not a valid string");
+        impl_->value_text.assign(text);
+        record->value = impl_->value_text;
+      } else {
+        return Status::Corruption("record value must be a JSON object or a string");
+      }
+    } else if (name == "timestamp") {
+      if (type == json_type::number) {
+        int64_t millis;
+        if (value.get_int64().get(millis)) {
+          return Status::Corruption("record timestamp must be integer epoch milliseconds");
+        }
+        record->timestamp_ms = millis;
+        record->has_timestamp = true;
+      } else if (type == json_type::string) {
+        std::string_view text;
+        if (value.get_string().get(text) || !ParseIso8601Millis(text, &record->timestamp_ms)) {
+          return Status::Corruption("record timestamp is not an ISO-8601 date-time");
+        }
+        record->has_timestamp = true;
+      } else if (type != json_type::null) {
+        return Status::Corruption("record timestamp must be an ISO-8601 string or epoch milliseconds");
+      } else {
+        bool is_null = false;
+        if (value.is_null().get(is_null) || !is_null) return Status::Corruption("record is not valid JSON");
+      }
+    } else {
+      // Unknown fields (partition, headers, ...) are skipped so producers may add metadata;
+      // On-Demand skips a value that is not read.
+    }
+  }
+  if (!has_value) return Status::Corruption("record has no \"value\" field");
+  if (record->has_key) record->key = impl_->key_text;
+  return Status::Ok();
+}
+
+Status RecordDecoder::ExtractKey(std::string_view value_json, const std::vector<std::string>& path,
+                                 std::string* key) {
+  auto dotted = [&path] {  // only built for error messages
+    std::string text;
+    for (const std::string& part : path) text += (text.empty() ? "" : ".") + part;
+    return text;
+  };
+  std::string& padded = impl_->padded_value;
+  padded.assign(value_json);
+  padded.resize(value_json.size() + simdjson::SIMDJSON_PADDING, '\0');
+  simdjson::ondemand::document doc;
+  if (impl_->value_parser.iterate(padded.data(), value_json.size(), padded.size()).get(doc)) {
+    return Status::Corruption("message value is not valid JSON, so key field " + dotted() +
+                              " cannot be read");
+  }
+  simdjson::ondemand::value current;
+  simdjson::ondemand::object object;
+  if (doc.get_object().get(object)) {
+    return Status::Corruption("message value is not a JSON object, so key field " + dotted() +
+                              " cannot be read");
+  }
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (i > 0 && current.get_object().get(object)) {
+      return Status::Corruption("key field " + dotted() + " is missing from the message");
+    }
+    if (object.find_field_unordered(path[i]).get(current)) {
+      return Status::Corruption("key field " + dotted() + " is missing from the message");
+    }
+  }
+  json_type type;
+  if (current.type().get(type)) return Status::Corruption("message value is not valid JSON");
+  if (type == json_type::string) {
+    std::string_view text;
+    if (current.get_string().get(text)) return Status::Corruption("key field " + dotted() + " is not a valid string");
+    key->assign(text);
+    return Status::Ok();
+  }
+  if (type == json_type::number) {
+    int64_t number;
+    if (current.get_int64().get(number) == simdjson::SUCCESS) {
+      char digits[24];
+      auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
+      key->assign(digits, end);
+      return Status::Ok();
+    }
+  }
+  return Status::Corruption("key field " + dotted() + " must be a string or an integer");
+}
+
+}  // namespace statefold

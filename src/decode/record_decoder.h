@@ -1,0 +1,52 @@
+// RecordDecoder: one JSON Lines record -> key, value and timestamp, with a precise reason
+// when the bytes are not a valid record. The record format is
+//   {"key": "u1" | 42 | null, "value": {...} | "payload", "timestamp": "ISO-8601" | epoch_ms}
+// where key and timestamp are optional. One decoder is reused for every record: its parser
+// buffers are allocated once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "statefold/status.h"
+
+namespace statefold {
+
+struct DecodedRecord {
+  bool has_key = false;
+  std::string_view key;    // valid until the next Decode call
+  std::string_view value;  // JSON text of the value object, or the string payload
+  bool value_is_object = false;
+  bool has_timestamp = false;
+  int64_t timestamp_ms = 0;
+};
+
+class RecordDecoder {
+ public:
+  explicit RecordDecoder(size_t max_message_bytes);
+  ~RecordDecoder();
+
+  // REQUIRES: at least 64 readable bytes follow `bytes` (simdjson padding).
+  // Returns Corruption with the reason (bad JSON, wrong field type, oversized) on failure.
+  Status Decode(std::string_view bytes, DecodedRecord* record);
+
+  // Reads the field at `path` (e.g. {"user", "id"}) of a JSON object value and writes its
+  // text (strings unescaped, integers in decimal) to `*key`. Fails with a reason naming the
+  // path when the field is missing or not a string or integer.
+  Status ExtractKey(std::string_view value_json, const std::vector<std::string>& path,
+                    std::string* key);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  size_t max_message_bytes_;
+};
+
+// Parses an ISO-8601 date-time ("2026-01-01T00:00:00Z", fractional seconds and ±HH:MM
+// offsets allowed; no offset means UTC) into milliseconds since the epoch.
+bool ParseIso8601Millis(std::string_view text, int64_t* millis);
+
+}  // namespace statefold

@@ -1,0 +1,693 @@
+// The engine loop. See include/statefold/engine.h for the contract.
+//
+// Inside a checkpoint interval ("epoch") the engine keeps every message it has read (values
+// and keys in one arena) and, per resolver, the epoch messages of each key. That log is what
+// makes failures cheap to undo: a failing resolver call rolls back only its own key, by
+// reloading the key's committed state and replaying the key's earlier epoch messages. The
+// happy path pays nothing for it: no per-message snapshot, copy or serialization.
+
+#include "statefold/engine.h"
+
+#include <simdjson.h>
+
+#include <chrono>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "decode/record_decoder.h"
+#include "source/source.h"
+#include "state/state_codec.h"
+#include "state/state_schema.h"
+#include "state/state_store.h"
+#include "store/online_store.h"
+
+namespace statefold {
+namespace {
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+struct CacheEntry {
+  StateHandle state = nullptr;
+  bool dirty = false;          // changed since the last checkpoint
+  bool in_dirty_list = false;
+  bool committed = false;      // the store holds a state for this key
+  uint64_t last_used_epoch = 0;
+};
+
+using StateCache = std::unordered_map<std::string, CacheEntry, StringHash, std::equal_to<>>;
+
+// A message read in the current epoch. Byte ranges point into Engine::Impl::epoch_bytes_.
+struct EpochMessage {
+  uint32_t source_index;
+  int32_t partition;
+  int64_t offset;
+  int64_t timestamp_ms;
+  uint64_t value_begin;
+  uint32_t value_size;
+  bool has_key;
+  uint64_t key_begin;
+  uint32_t key_size;
+};
+
+// One epoch message as routed to one resolver, with the key that resolver uses.
+struct KeyRef {
+  uint32_t epoch_index;
+  uint32_t key_size;
+  uint64_t key_begin;
+};
+
+struct ResolverSlot {
+  Resolver* resolver = nullptr;
+  const ResolverSpec* spec = nullptr;
+  uint32_t source_index = 0;
+  uint32_t schema_version = 1;
+  bool schema_pending = false;  // the schema is stored with the next checkpoint
+  uint64_t keys = 0;            // committed keys
+  bool keys_changed = false;
+  StateCache cache;
+  std::vector<std::pair<const std::string*, CacheEntry*>> dirty;
+  std::vector<KeyRef> epoch_keys;       // in epoch order
+  std::unordered_set<uint32_t> dead;    // epoch indexes dead-lettered for this resolver
+
+  // Reused per batch.
+  std::vector<KeyRef> batch_keys;
+  std::vector<Message> messages;
+  std::vector<StateHandle> states;
+  std::vector<CacheEntry*> entries;
+  std::vector<const std::string*> entry_keys;
+  std::vector<uint32_t> epoch_indexes;
+  std::vector<char> skipped;
+  ResolverOutput output;
+};
+
+struct PendingFeature {
+  uint32_t ns_size;
+  uint32_t entity_size;
+  uint64_t order;  // epoch index: a replay never lets an older message overwrite a newer value
+  int64_t time_ms;
+  int64_t offset;
+  std::string value_json;
+};
+
+int64_t WallClockMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+class Engine::Impl {
+ public:
+  explicit Impl(const EngineOptions& options)
+      : options_(options), decoder_(options.max_message_bytes) {}
+
+  Status Open() {
+    StateStore::Options store_options;
+    store_options.sync = options_.sync;
+    STATEFOLD_RETURN_IF_ERROR(StateStore::Open(options_.state_dir, store_options, &store_));
+    online_ = NewEmbeddedOnlineStore(store_.get());
+    return Status::Ok();
+  }
+
+  ~Impl() {
+    for (ResolverSlot& r : resolvers_) {
+      for (auto& [key, entry] : r.cache) {
+        if (entry.state != nullptr) r.resolver->ReleaseState(entry.state);
+      }
+    }
+  }
+
+  void AddSource(std::unique_ptr<Source> source) { sources_.push_back(std::move(source)); }
+
+  void AddResolver(Resolver* resolver) {
+    resolvers_.emplace_back();
+    resolvers_.back().resolver = resolver;
+    resolvers_.back().spec = &resolver->spec();
+  }
+
+  Status Run(RunStats* stats) {
+    *stats = RunStats();
+    stats_ = stats;
+    auto started = std::chrono::steady_clock::now();
+    STATEFOLD_RETURN_IF_ERROR(Prepare());
+    last_checkpoint_ = std::chrono::steady_clock::now();
+    std::vector<RawRecord> records;
+    bool all_at_end = false;
+    while (!all_at_end) {
+      all_at_end = true;
+      for (uint32_t s = 0; s < sources_.size(); ++s) {
+        Source& source = *sources_[s];
+        if (source.AtEnd()) continue;
+        all_at_end = false;
+        STATEFOLD_RETURN_IF_ERROR(source.Poll(options_.batch_size, &records));
+        if (records.empty()) continue;
+        STATEFOLD_RETURN_IF_ERROR(ProcessBatch(s, records));
+        if (CheckpointDue()) STATEFOLD_RETURN_IF_ERROR(Checkpoint());
+      }
+      if (options_.should_stop && options_.should_stop()) {
+        stats->interrupted = true;
+        break;
+      }
+    }
+    STATEFOLD_RETURN_IF_ERROR(Checkpoint());
+    for (const ResolverSlot& r : resolvers_) stats->keys += r.keys;
+    stats->seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return Status::Ok();
+  }
+
+ private:
+  Status Prepare() {
+    for (ResolverSlot& r : resolvers_) {
+      const ResolverSpec& spec = *r.spec;
+      bool found_source = false;
+      for (uint32_t s = 0; s < sources_.size(); ++s) {
+        if (sources_[s]->name() == spec.source) {
+          r.source_index = s;
+          found_source = true;
+        }
+      }
+      if (!found_source) {
+        return Status::InvalidArgument("resolver " + spec.name + " reads source '" + spec.source +
+                                       "', which has no input");
+      }
+      std::string value;
+      bool found;
+      STATEFOLD_RETURN_IF_ERROR(store_->GetMeta("keys/" + spec.name, &value, &found));
+      r.keys = found ? std::stoull(value) : 0;
+      if (!spec.stateful) continue;
+      STATEFOLD_RETURN_IF_ERROR(store_->GetMeta("schema/" + spec.name, &value, &found));
+      if (!found) {
+        r.schema_pending = true;
+      } else if (value != spec.state_schema) {
+        if (r.keys > 0) {
+          return Status::InvalidArgument(
+              "the state schema of resolver " + spec.name + " changed since its " +
+              std::to_string(r.keys) +
+              " stored states were written, and statefold does not migrate state yet: "
+              "reset it with `statefold state reset " + spec.name + "` or use a new resolver name");
+        }
+        r.schema_pending = true;
+      }
+    }
+    for (auto& source : sources_) {
+      std::vector<SourcePosition> positions;
+      STATEFOLD_RETURN_IF_ERROR(store_->GetPositions(source->name(), &positions));
+      STATEFOLD_RETURN_IF_ERROR(source->Seek(positions));
+    }
+    std::string value;
+    bool found;
+    STATEFOLD_RETURN_IF_ERROR(store_->GetMeta("dead_letters/next", &value, &found));
+    next_dead_letter_ = found ? std::stoull(value) : 0;
+    return Status::Ok();
+  }
+
+  bool CheckpointDue() const {
+    return messages_since_checkpoint_ >= options_.checkpoint_every_messages ||
+           epoch_bytes_.size() >= (256u << 20) ||
+           std::chrono::steady_clock::now() - last_checkpoint_ >=
+               std::chrono::milliseconds(options_.checkpoint_every_ms);
+  }
+
+  std::string_view Bytes(uint64_t begin, uint32_t size) const {
+    return std::string_view(epoch_bytes_).substr(begin, size);
+  }
+
+  Status ProcessBatch(uint32_t source_index, const std::vector<RawRecord>& records) {
+    uint32_t first = static_cast<uint32_t>(epoch_.size());
+    int64_t now_ms = 0;
+    for (const RawRecord& record : records) {
+      ++stats_->messages;
+      DecodedRecord decoded;
+      Status status = decoder_.Decode(record.bytes, &decoded);
+      if (!status.ok()) {
+        AddRawDeadLetter(source_index, record, status.message());
+        continue;
+      }
+      EpochMessage m;
+      m.source_index = source_index;
+      m.partition = record.partition;
+      m.offset = record.offset;
+      if (decoded.has_timestamp) {
+        m.timestamp_ms = decoded.timestamp_ms;
+      } else {
+        if (now_ms == 0) now_ms = WallClockMillis();
+        m.timestamp_ms = now_ms;
+      }
+      m.value_begin = epoch_bytes_.size();
+      m.value_size = static_cast<uint32_t>(decoded.value.size());
+      epoch_bytes_.append(decoded.value);
+      m.has_key = decoded.has_key;
+      m.key_begin = epoch_bytes_.size();
+      m.key_size = static_cast<uint32_t>(decoded.key.size());
+      epoch_bytes_.append(decoded.key);
+      epoch_.push_back(m);
+    }
+    uint32_t end = static_cast<uint32_t>(epoch_.size());
+    messages_since_checkpoint_ += records.size();
+    for (ResolverSlot& r : resolvers_) {
+      if (r.source_index != source_index) continue;
+      STATEFOLD_RETURN_IF_ERROR(RunResolver(r, first, end));
+    }
+    return Status::Ok();
+  }
+
+  // Routes epoch messages [first, end) to `r`: finds each key, its live state, runs the
+  // resolver in batches, and rolls back a key whose call failed.
+  Status RunResolver(ResolverSlot& r, uint32_t first, uint32_t end) {
+    const ResolverSpec& spec = *r.spec;
+    // Pass 1: keys (appending to the arena, so views are only taken in pass 2).
+    r.batch_keys.clear();
+    for (uint32_t i = first; i < end; ++i) {
+      const EpochMessage& m = epoch_[i];
+      KeyRef ref{i, m.key_size, m.key_begin};
+      if (!spec.key_path.empty()) {
+        std::string_view value = Bytes(m.value_begin, m.value_size);
+        Status status = decoder_.ExtractKey(value, spec.key_path, &key_scratch_);
+        if (!status.ok()) {
+          AddDeadLetter(r, i, std::string(), status.message());
+          continue;
+        }
+        ref.key_begin = epoch_bytes_.size();
+        ref.key_size = static_cast<uint32_t>(key_scratch_.size());
+        epoch_bytes_.append(key_scratch_);
+      } else if (!m.has_key && spec.stateful) {
+        AddDeadLetter(r, i, std::string(),
+                      "message has no key, and resolver " + spec.name +
+                          " has no keys= naming a message field to key its state by");
+        continue;
+      }
+      r.batch_keys.push_back(ref);
+      r.epoch_keys.push_back(ref);
+    }
+    // Pass 2: messages and live states.
+    r.messages.clear();
+    r.states.clear();
+    r.entries.clear();
+    r.entry_keys.clear();
+    r.epoch_indexes.clear();
+    for (const KeyRef& ref : r.batch_keys) {
+      const EpochMessage& m = epoch_[ref.epoch_index];
+      Message message;
+      message.key = Bytes(ref.key_begin, ref.key_size);
+      message.value = Bytes(m.value_begin, m.value_size);
+      message.timestamp_ms = m.timestamp_ms;
+      message.offset = m.offset;
+      message.partition = m.partition;
+      r.messages.push_back(message);
+      r.epoch_indexes.push_back(ref.epoch_index);
+      if (spec.stateful) {
+        CacheEntry* entry = nullptr;
+        const std::string* key = nullptr;
+        STATEFOLD_RETURN_IF_ERROR(Lookup(r, message.key, &entry, &key));
+        r.entries.push_back(entry);
+        r.entry_keys.push_back(key);
+        r.states.push_back(entry->state);
+      } else {
+        r.entries.push_back(nullptr);
+        r.entry_keys.push_back(nullptr);
+        r.states.push_back(nullptr);
+      }
+    }
+    size_t n = r.messages.size();
+    r.skipped.assign(n, 0);
+    size_t start = 0;
+    while (start < n) {
+      r.output.Clear();
+      std::span<const Message> messages(r.messages.data() + start, n - start);
+      std::span<const StateHandle> states(r.states.data() + start, n - start);
+      size_t consumed = r.resolver->RunBatch(messages, states, &r.output);
+      if (consumed == 0 || consumed > n - start) {
+        return Status::InvalidArgument("resolver " + spec.name + " consumed " +
+                                       std::to_string(consumed) + " of " +
+                                       std::to_string(n - start) + " messages");
+      }
+      for (const ResolverOutput::Rejection& rejection : r.output.rejections()) {
+        size_t j = start + rejection.index;
+        r.skipped[j] = 1;
+        AddDeadLetter(r, r.epoch_indexes[j], r.messages[j].key, rejection.reason);
+      }
+      size_t failed = r.output.failed() ? start + r.output.failed_index() : n;
+      if (failed < n) r.skipped[failed] = 1;
+      AddOutputs(r, start, failed);
+      for (size_t j = start; j < start + consumed; ++j) {
+        if (!r.skipped[j] && spec.stateful) MarkDirty(r, r.entries[j], r.entry_keys[j]);
+      }
+      if (failed < n) {
+        AddDeadLetter(r, r.epoch_indexes[failed], r.messages[failed].key, r.output.failure());
+        CacheEntry* entry = r.entries[failed];
+        if (spec.stateful) {
+          STATEFOLD_RETURN_IF_ERROR(
+              RecoverKey(r, entry, *r.entry_keys[failed], r.epoch_indexes[failed], false));
+          for (size_t j = failed + 1; j < n; ++j) {
+            if (r.entries[j] == entry) r.states[j] = entry->state;
+          }
+        }
+      }
+      start += consumed;
+    }
+    return Status::Ok();
+  }
+
+  // Adds the feature values of a resolver call's output; `base` is the batch index of the
+  // output's first message, and writes of message `failed` (a batch index) are dropped.
+  void AddOutputs(ResolverSlot& r, size_t base, size_t failed) {
+    const ResolverOutput& out = r.output;
+    int64_t counted = -1;
+    for (const ResolverOutput::FeatureWrite& w : out.writes()) {
+      size_t j = base + w.message_index;
+      if (j == failed) continue;
+      if (static_cast<int64_t>(j) != counted) {
+        ++stats_->outputs;
+        counted = static_cast<int64_t>(j);
+      }
+      AddPending(out.View(w.namespace_begin, w.namespace_size),
+                 out.View(w.entity_begin, w.entity_size), out.View(w.feature_begin, w.feature_size),
+                 out.View(w.value_begin, w.value_size), r.messages[j], r.epoch_indexes[j]);
+    }
+  }
+
+  void AddPending(std::string_view ns, std::string_view entity, std::string_view feature,
+                  std::string_view value_json, const Message& message, uint64_t order) {
+    pending_key_.assign(ns).push_back('\0');
+    pending_key_.append(entity).push_back('\0');
+    pending_key_.append(feature);
+    auto it = pending_.find(std::string_view(pending_key_));
+    if (it == pending_.end()) {
+      it = pending_.emplace(pending_key_, PendingFeature{}).first;
+    } else if (it->second.order > order) {
+      return;  // a replayed older message never overwrites a newer value
+    }
+    PendingFeature& p = it->second;
+    p.ns_size = static_cast<uint32_t>(ns.size());
+    p.entity_size = static_cast<uint32_t>(entity.size());
+    p.order = order;
+    p.time_ms = message.timestamp_ms;
+    p.offset = message.offset;
+    p.value_json.assign(value_json);
+  }
+
+  void MarkDirty(ResolverSlot& r, CacheEntry* entry, const std::string* key) {
+    entry->dirty = true;
+    if (!entry->in_dirty_list) {
+      entry->in_dirty_list = true;
+      r.dirty.emplace_back(key, entry);
+    }
+  }
+
+  Status Lookup(ResolverSlot& r, std::string_view key, CacheEntry** entry,
+                const std::string** stored_key) {
+    auto it = r.cache.find(key);
+    if (it == r.cache.end()) {
+      it = r.cache.emplace(std::string(key), CacheEntry{}).first;
+      Status status = LoadCommitted(r, key, &it->second);
+      if (!status.ok()) {
+        r.cache.erase(it);
+        return status;
+      }
+    }
+    it->second.last_used_epoch = epoch_number_;
+    *entry = &it->second;
+    *stored_key = &it->first;
+    return Status::Ok();
+  }
+
+  // Sets entry->state to the committed state of `key`, or to a new initial state.
+  Status LoadCommitted(ResolverSlot& r, std::string_view key, CacheEntry* entry) {
+    bool found;
+    STATEFOLD_RETURN_IF_ERROR(store_->GetState(r.spec->name, key, &stored_scratch_, &found));
+    entry->committed = found;
+    if (!found) {
+      entry->state = r.resolver->NewState();
+      return Status::Ok();
+    }
+    uint32_t version;
+    std::string_view payload;
+    STATEFOLD_RETURN_IF_ERROR(ParseStateHeader(stored_scratch_, &version, &payload)
+                                  .WithContext("state of key " + std::string(key)));
+    if (version != r.schema_version) {
+      return Status::Corruption("state of key " + std::string(key) + " of resolver " +
+                                r.spec->name + " has schema version " + std::to_string(version) +
+                                ", expected " + std::to_string(r.schema_version));
+    }
+    return r.resolver->DecodeState(payload, &entry->state)
+        .WithContext("resolver " + r.spec->name + ", key " + std::string(key));
+  }
+
+  // Rebuilds the live state of `key`: its committed state, then its epoch messages before
+  // epoch index `limit` that are not dead letters. With `validate`, the state is encoded
+  // after each replayed message, and a message that leaves it not fitting the schema is
+  // dead-lettered. A message that fails during replay is dead-lettered and replay restarts.
+  Status RecoverKey(ResolverSlot& r, CacheEntry* entry, const std::string& key, uint32_t limit,
+                    bool validate) {
+    std::vector<Message> replay;
+    std::vector<uint32_t> replay_indexes;
+    std::vector<StateHandle> states;
+    ResolverOutput output;
+    std::string encoded;
+    for (;;) {
+      r.resolver->ReleaseState(entry->state);
+      entry->state = nullptr;
+      STATEFOLD_RETURN_IF_ERROR(LoadCommitted(r, key, entry));
+      replay.clear();
+      replay_indexes.clear();
+      for (const KeyRef& ref : r.epoch_keys) {
+        if (ref.epoch_index >= limit) break;
+        if (Bytes(ref.key_begin, ref.key_size) != key || r.dead.count(ref.epoch_index)) continue;
+        const EpochMessage& m = epoch_[ref.epoch_index];
+        Message message;
+        message.key = Bytes(ref.key_begin, ref.key_size);
+        message.value = Bytes(m.value_begin, m.value_size);
+        message.timestamp_ms = m.timestamp_ms;
+        message.offset = m.offset;
+        message.partition = m.partition;
+        replay.push_back(message);
+        replay_indexes.push_back(ref.epoch_index);
+      }
+      bool restart = false;
+      size_t step = validate ? 1 : replay.size();
+      for (size_t start = 0; start < replay.size() && !restart;) {
+        size_t count = std::min(step, replay.size() - start);
+        states.assign(count, entry->state);
+        output.Clear();
+        size_t consumed = r.resolver->RunBatch(
+            std::span<const Message>(replay.data() + start, count), states, &output);
+        for (const ResolverOutput::Rejection& rejection : output.rejections()) {
+          size_t j = start + rejection.index;
+          AddDeadLetter(r, replay_indexes[j], key, rejection.reason);
+          restart = true;
+        }
+        if (output.failed()) {
+          size_t j = start + output.failed_index();
+          AddDeadLetter(r, replay_indexes[j], key, output.failure());
+          restart = true;
+        }
+        if (!restart && validate) {
+          encoded.clear();
+          Status status = r.resolver->EncodeState(entry->state, &encoded);
+          if (!status.ok()) {
+            AddDeadLetter(r, replay_indexes[start], key,
+                          "the resolver left the state in a shape its schema cannot store: " +
+                              status.message());
+            restart = true;
+          }
+        }
+        if (!restart) {
+          for (const ResolverOutput::FeatureWrite& w : output.writes()) {
+            size_t j = start + w.message_index;
+            AddPending(output.View(w.namespace_begin, w.namespace_size),
+                       output.View(w.entity_begin, w.entity_size),
+                       output.View(w.feature_begin, w.feature_size),
+                       output.View(w.value_begin, w.value_size), replay[j], replay_indexes[j]);
+          }
+        }
+        start += consumed;
+      }
+      if (restart) continue;
+      entry->dirty = !replay.empty();
+      return Status::Ok();
+    }
+  }
+
+  void AddRawDeadLetter(uint32_t source_index, const RawRecord& record, const std::string& reason) {
+    std::string json = "{\"source\":";
+    AppendJsonString(sources_[source_index]->name(), &json);
+    json += ",\"partition\":" + std::to_string(record.partition) +
+            ",\"offset\":" + std::to_string(record.offset) + ",\"resolver\":null,\"error\":";
+    AppendJsonString(reason, &json);
+    if (simdjson::validate_utf8(record.bytes.data(), record.bytes.size())) {
+      json += ",\"message\":";
+      AppendJsonString(record.bytes.substr(0, 4096), &json);
+    } else {
+      json += ",\"message\":null";
+    }
+    json += "}";
+    pending_dead_letters_.push_back(std::move(json));
+    ++stats_->dead_letters;
+  }
+
+  void AddDeadLetter(ResolverSlot& r, uint32_t epoch_index, std::string_view key,
+                     const std::string& reason) {
+    r.dead.insert(epoch_index);
+    const EpochMessage& m = epoch_[epoch_index];
+    std::string json = "{\"source\":";
+    AppendJsonString(sources_[m.source_index]->name(), &json);
+    json += ",\"partition\":" + std::to_string(m.partition) +
+            ",\"offset\":" + std::to_string(m.offset) + ",\"resolver\":";
+    AppendJsonString(r.spec->name, &json);
+    json += ",\"key\":";
+    if (!key.empty()) {
+      AppendJsonString(key, &json);
+    } else if (m.has_key) {
+      AppendJsonString(Bytes(m.key_begin, m.key_size), &json);
+    } else {
+      json += "null";
+    }
+    json += ",\"timestamp\":" + std::to_string(m.timestamp_ms) + ",\"error\":";
+    AppendJsonString(reason, &json);
+    json += ",\"value\":";
+    AppendJsonString(Bytes(m.value_begin, m.value_size), &json);
+    json += "}";
+    pending_dead_letters_.push_back(std::move(json));
+    ++stats_->dead_letters;
+  }
+
+  Status Checkpoint() {
+    CheckpointBatch batch(store_.get());
+    for (ResolverSlot& r : resolvers_) {
+      const std::string& name = r.spec->name;
+      if (r.schema_pending) {
+        batch.PutMeta("schema/" + name, r.spec->state_schema);
+        r.schema_pending = false;
+      }
+      for (auto& [key, entry] : r.dirty) {
+        entry->in_dirty_list = false;
+        if (!entry->dirty) continue;
+        state_scratch_.clear();
+        WriteStateHeader(r.schema_version, &state_scratch_);
+        Status status = r.resolver->EncodeState(entry->state, &state_scratch_);
+        if (!status.ok()) {
+          STATEFOLD_RETURN_IF_ERROR(RecoverKey(r, entry, *key, UINT32_MAX, true));
+          if (!entry->dirty) continue;
+          state_scratch_.clear();
+          WriteStateHeader(r.schema_version, &state_scratch_);
+          STATEFOLD_RETURN_IF_ERROR(r.resolver->EncodeState(entry->state, &state_scratch_)
+                                        .WithContext("resolver " + name + ", key " + *key));
+        }
+        batch.PutState(name, *key, state_scratch_);
+        entry->dirty = false;
+        if (!entry->committed) {
+          entry->committed = true;
+          ++r.keys;
+          r.keys_changed = true;
+        }
+      }
+      r.dirty.clear();
+      if (r.keys_changed) {
+        batch.PutMeta("keys/" + name, std::to_string(r.keys));
+        r.keys_changed = false;
+      }
+    }
+    std::vector<FeatureWrite> writes;
+    writes.reserve(pending_.size());
+    for (const auto& [key, p] : pending_) {
+      FeatureWrite w;
+      std::string_view k(key);
+      w.ns = k.substr(0, p.ns_size);
+      w.entity_id = k.substr(p.ns_size + 1, p.entity_size);
+      w.feature = k.substr(p.ns_size + p.entity_size + 2);
+      w.value_json = p.value_json;
+      w.time_ms = p.time_ms;
+      w.offset = p.offset;
+      writes.push_back(w);
+    }
+    STATEFOLD_RETURN_IF_ERROR(online_->Write(writes, &batch));
+    for (const std::string& record : pending_dead_letters_) {
+      batch.PutDeadLetter(next_dead_letter_++, record);
+    }
+    if (!pending_dead_letters_.empty()) {
+      batch.PutMeta("dead_letters/next", std::to_string(next_dead_letter_));
+    }
+    for (auto& source : sources_) batch.PutPositions(source->name(), source->Positions());
+    STATEFOLD_RETURN_IF_ERROR(store_->Commit(&batch));
+    ++stats_->checkpoints;
+    if (options_.on_committed_feature) {
+      for (const FeatureWrite& w : writes) options_.on_committed_feature(w);
+    }
+    pending_.clear();
+    pending_dead_letters_.clear();
+    epoch_.clear();
+    epoch_bytes_.clear();
+    for (ResolverSlot& r : resolvers_) {
+      r.epoch_keys.clear();
+      r.dead.clear();
+      Evict(r);
+    }
+    messages_since_checkpoint_ = 0;
+    last_checkpoint_ = std::chrono::steady_clock::now();
+    ++epoch_number_;
+    return Status::Ok();
+  }
+
+  // Keeps the live-state cache within its budget: drops clean entries, least recently used
+  // epochs first (all entries are clean right after a checkpoint).
+  void Evict(ResolverSlot& r) {
+    if (r.cache.size() <= options_.state_cache_entries) return;
+    size_t target = options_.state_cache_entries - options_.state_cache_entries / 4;
+    for (int pass = 0; pass < 2 && r.cache.size() > target; ++pass) {
+      for (auto it = r.cache.begin(); it != r.cache.end() && r.cache.size() > target;) {
+        if (pass == 1 || it->second.last_used_epoch < epoch_number_) {
+          r.resolver->ReleaseState(it->second.state);
+          it = r.cache.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+
+  EngineOptions options_;
+  RecordDecoder decoder_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<OnlineStore> online_;
+  std::vector<std::unique_ptr<Source>> sources_;
+  std::vector<ResolverSlot> resolvers_;
+  RunStats* stats_ = nullptr;
+
+  std::vector<EpochMessage> epoch_;
+  std::string epoch_bytes_;
+  std::unordered_map<std::string, PendingFeature, StringHash, std::equal_to<>> pending_;
+  std::vector<std::string> pending_dead_letters_;
+  uint64_t next_dead_letter_ = 0;
+  uint64_t epoch_number_ = 1;
+  size_t messages_since_checkpoint_ = 0;
+  std::chrono::steady_clock::time_point last_checkpoint_;
+
+  std::string key_scratch_;
+  std::string pending_key_;
+  std::string stored_scratch_;
+  std::string state_scratch_;
+};
+
+Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* engine) {
+  auto impl = std::make_unique<Impl>(options);
+  STATEFOLD_RETURN_IF_ERROR(impl->Open());
+  engine->reset(new Engine(std::move(impl)));
+  return Status::Ok();
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+void Engine::AddSource(std::unique_ptr<Source> source) { impl_->AddSource(std::move(source)); }
+void Engine::AddResolver(Resolver* resolver) { impl_->AddResolver(resolver); }
+Status Engine::Run(RunStats* stats) { return impl_->Run(stats); }
+
+}  // namespace statefold

@@ -1,0 +1,49 @@
+// Source: where messages come from. A source yields raw records in offset order per
+// partition, and can resume from a stored position. Records are polled in batches; the
+// views in a batch stay valid until the next Poll.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "statefold/status.h"
+
+namespace statefold {
+
+// One raw record: the bytes of a message before decoding, and where it came from.
+struct RawRecord {
+  std::string_view bytes;  // for the file source: one JSON Lines line, followed by readable padding
+  int32_t partition = 0;
+  int64_t offset = 0;
+};
+
+// A resumable position in one partition: the next offset to read and, for files, its byte
+// position. Stored inside each checkpoint.
+struct SourcePosition {
+  int32_t partition = 0;
+  int64_t next_offset = 0;
+  int64_t byte_position = 0;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+
+  // Name used for the stored positions (the source's name in the resolver definitions).
+  virtual const std::string& name() const = 0;
+
+  // Continues after `positions` (as returned by Positions() of an earlier run).
+  virtual Status Seek(const std::vector<SourcePosition>& positions) = 0;
+
+  // Replaces `*batch` with up to `max_records` records. An empty batch with OK status and
+  // AtEnd() true means the input is exhausted.
+  virtual Status Poll(size_t max_records, std::vector<RawRecord>* batch) = 0;
+  virtual bool AtEnd() const = 0;
+
+  // The position after the last record returned by Poll.
+  virtual std::vector<SourcePosition> Positions() const = 0;
+};
+
+}  // namespace statefold

@@ -1,0 +1,87 @@
+// StateInspector: read-only views of a state directory.
+
+#include "state/state_inspector.h"
+
+#include "state/state_codec.h"
+#include "state/state_schema.h"
+
+namespace statefold {
+
+Status StateInspector::Open(const std::string& state_dir,
+                            std::unique_ptr<StateInspector>* inspector) {
+  auto result = std::make_unique<StateInspector>();
+  StateStore::Options options;
+  options.read_only = true;
+  STATEFOLD_RETURN_IF_ERROR(StateStore::Open(state_dir, options, &result->store_));
+  result->online_ = NewEmbeddedOnlineStore(result->store_.get());
+  *inspector = std::move(result);
+  return Status::Ok();
+}
+
+Status StateInspector::Schema(std::string_view resolver, std::string* schema_json) {
+  bool found;
+  STATEFOLD_RETURN_IF_ERROR(store_->GetMeta("schema/" + std::string(resolver), schema_json, &found));
+  if (!found) return Status::NotFound("resolver " + std::string(resolver) + " has no stored state");
+  return Status::Ok();
+}
+
+Status StateInspector::StatePayload(std::string_view resolver, std::string_view key,
+                                    std::string* payload) {
+  std::string stored;
+  bool found;
+  STATEFOLD_RETURN_IF_ERROR(store_->GetState(resolver, key, &stored, &found));
+  if (!found) {
+    return Status::NotFound("resolver " + std::string(resolver) + " has no state for key " +
+                            std::string(key));
+  }
+  uint32_t version;
+  std::string_view view;
+  STATEFOLD_RETURN_IF_ERROR(ParseStateHeader(stored, &version, &view));
+  payload->assign(view);
+  return Status::Ok();
+}
+
+Status StateInspector::StateJson(std::string_view resolver, std::string_view key,
+                                 std::string* json) {
+  std::string schema_json, payload;
+  STATEFOLD_RETURN_IF_ERROR(Schema(resolver, &schema_json));
+  STATEFOLD_RETURN_IF_ERROR(StatePayload(resolver, key, &payload));
+  StateSchema schema;
+  STATEFOLD_RETURN_IF_ERROR(StateSchema::Parse(schema_json, &schema));
+  json->clear();
+  return schema.PayloadToJson(payload, json).WithContext("state of key " + std::string(key));
+}
+
+Status StateInspector::ListKeys(std::string_view resolver, size_t limit,
+                                std::vector<std::string>* keys) {
+  keys->clear();
+  return store_->ScanStates(resolver, [&](std::string_view key, std::string_view) {
+    keys->emplace_back(key);
+    return keys->size() < limit;
+  });
+}
+
+Status StateInspector::Features(std::string_view ns, std::string_view entity_id,
+                                std::vector<StoredFeature>* features) {
+  STATEFOLD_RETURN_IF_ERROR(online_->ReadEntity(ns, entity_id, features));
+  if (features->empty()) {
+    return Status::NotFound("no features for " + std::string(ns) + " " + std::string(entity_id));
+  }
+  return Status::Ok();
+}
+
+Status StateInspector::DeadLetters(size_t limit, std::vector<std::string>* records) {
+  records->clear();
+  return store_->ScanDeadLetters([&](uint64_t, std::string_view record) {
+    records->emplace_back(record);
+    return records->size() < limit;
+  });
+}
+
+Status ResetResolverState(const std::string& state_dir, std::string_view resolver) {
+  std::unique_ptr<StateStore> store;
+  STATEFOLD_RETURN_IF_ERROR(StateStore::Open(state_dir, StateStore::Options(), &store));
+  return store->ResetResolver(resolver);
+}
+
+}  // namespace statefold

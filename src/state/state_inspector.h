@@ -1,0 +1,45 @@
+// StateInspector: read-side operations on a state directory for the `statefold state`,
+// `get` and `dead-letters` commands and the Python Client. Opens the store read-only, so it
+// may run beside an engine that is writing.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "state/state_store.h"
+#include "store/online_store.h"
+
+namespace statefold {
+
+class StateInspector {
+ public:
+  static Status Open(const std::string& state_dir, std::unique_ptr<StateInspector>* inspector);
+
+  // The state of `key` as JSON, decoded with the schema stored beside it. NotFound when the
+  // resolver or key has no state.
+  Status StateJson(std::string_view resolver, std::string_view key, std::string* json);
+  // The stored payload (without header) of `key`, for language bindings that decode objects.
+  Status StatePayload(std::string_view resolver, std::string_view key, std::string* payload);
+  // Up to `limit` keys of `resolver`, in key order.
+  Status ListKeys(std::string_view resolver, size_t limit, std::vector<std::string>* keys);
+  // The stored schema JSON of `resolver`; NotFound if it has never checkpointed state.
+  Status Schema(std::string_view resolver, std::string* schema_json);
+  // The features of one entity; NotFound when the entity has none.
+  Status Features(std::string_view ns, std::string_view entity_id,
+                  std::vector<StoredFeature>* features);
+  // Dead-letter records (JSON objects) in the order they were recorded.
+  Status DeadLetters(size_t limit, std::vector<std::string>* records);
+
+ private:
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<OnlineStore> online_;
+};
+
+// Deletes every state of `resolver` (not its source positions, so processing does not
+// restart). Needs the state directory's lock: fails while an engine runs on it.
+Status ResetResolverState(const std::string& state_dir, std::string_view resolver);
+
+}  // namespace statefold

@@ -1,0 +1,229 @@
+// StateStore on RocksDB. Keys: state "<resolver>\0<key>", online "<namespace>\0<id>\0<feature>",
+// dead letters an 8-byte big-endian sequence, meta plain names ("position/<source>/<partition>",
+// "schema/<resolver>", "keys/<resolver>", ...).
+
+#include "state/state_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <filesystem>
+
+namespace statefold {
+namespace {
+
+const char* const kFamilyNames[] = {rocksdb::kDefaultColumnFamilyName.c_str(), "state", "online",
+                                    "dead_letters"};
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsNotFound()) return Status::NotFound(std::string(what) + ": " + s.ToString());
+  if (s.IsCorruption()) return Status::Corruption(std::string(what) + ": " + s.ToString());
+  return Status::IOError(std::string(what) + ": " + s.ToString());
+}
+
+std::string StateKey(std::string_view resolver, std::string_view key) {
+  std::string k;
+  k.reserve(resolver.size() + 1 + key.size());
+  k.append(resolver).push_back('\0');
+  k.append(key);
+  return k;
+}
+
+std::string BigEndian(uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) s[i] = static_cast<char>(v & 0xff);
+  return s;
+}
+
+}  // namespace
+
+CheckpointBatch::CheckpointBatch(StateStore* store)
+    : store_(store), batch_(std::make_unique<rocksdb::WriteBatch>()) {}
+CheckpointBatch::~CheckpointBatch() = default;
+
+void CheckpointBatch::PutState(std::string_view resolver, std::string_view key,
+                               std::string_view stored_value) {
+  scratch_.assign(resolver).push_back('\0');
+  scratch_.append(key);
+  batch_->Put(store_->state_, scratch_, rocksdb::Slice(stored_value.data(), stored_value.size()));
+}
+
+void CheckpointBatch::PutOnline(std::string_view key, std::string_view value) {
+  batch_->Put(store_->online_, rocksdb::Slice(key.data(), key.size()),
+              rocksdb::Slice(value.data(), value.size()));
+}
+
+void CheckpointBatch::PutDeadLetter(uint64_t sequence, std::string_view record_json) {
+  batch_->Put(store_->dead_letters_, BigEndian(sequence),
+              rocksdb::Slice(record_json.data(), record_json.size()));
+}
+
+void CheckpointBatch::PutMeta(std::string_view name, std::string_view value) {
+  batch_->Put(store_->meta_, rocksdb::Slice(name.data(), name.size()),
+              rocksdb::Slice(value.data(), value.size()));
+}
+
+void CheckpointBatch::PutPositions(std::string_view source,
+                                   const std::vector<SourcePosition>& positions) {
+  for (const SourcePosition& p : positions) {
+    std::string name = "position/" + std::string(source) + "/" + std::to_string(p.partition);
+    PutMeta(name, std::to_string(p.next_offset) + " " + std::to_string(p.byte_position));
+  }
+}
+
+size_t CheckpointBatch::Count() const { return batch_->Count(); }
+size_t CheckpointBatch::ByteSize() const { return batch_->GetDataSize(); }
+
+Status StateStore::Open(const std::string& dir, const Options& options,
+                        std::unique_ptr<StateStore>* store) {
+  std::unique_ptr<StateStore> s(new StateStore());
+  s->options_ = options;
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = !options.read_only;
+  db_options.create_missing_column_families = !options.read_only;
+  db_options.max_background_jobs = 2;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.keep_log_file_num = 2;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions family_options;
+  family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  family_options.write_buffer_size = 64 << 20;
+  family_options.compression = rocksdb::kLZ4Compression;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : kFamilyNames) descriptors.emplace_back(name, family_options);
+
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status status;
+  if (options.read_only) {
+    if (!std::filesystem::exists(std::filesystem::path(dir) / "CURRENT")) {
+      return Status::NotFound("no statefold state in " + dir + " (run `statefold run` first)");
+    }
+    status = rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &s->families_, &db);
+  } else {
+    std::error_code ignored;
+    std::filesystem::create_directories(dir, ignored);
+    status = rocksdb::DB::Open(db_options, dir, descriptors, &s->families_, &db);
+  }
+  if (!status.ok()) {
+    if (status.IsIOError() && status.ToString().find("lock") != std::string::npos) {
+      return Status::IOError("state directory " + dir +
+                             " is in use by another statefold process: " + status.ToString());
+    }
+    return FromRocks(status, "cannot open state directory " + dir);
+  }
+  s->db_.reset(db);
+  s->meta_ = s->families_[0];
+  s->state_ = s->families_[1];
+  s->online_ = s->families_[2];
+  s->dead_letters_ = s->families_[3];
+  *store = std::move(s);
+  return Status::Ok();
+}
+
+StateStore::~StateStore() {
+  if (db_ == nullptr) return;
+  for (rocksdb::ColumnFamilyHandle* family : families_) db_->DestroyColumnFamilyHandle(family);
+  db_.reset();
+}
+
+Status StateStore::Commit(CheckpointBatch* batch) {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  Status status = FromRocks(db_->Write(write_options, batch->batch_.get()), "checkpoint failed");
+  batch->batch_->Clear();
+  return status;
+}
+
+Status StateStore::GetState(std::string_view resolver, std::string_view key, std::string* value,
+                            bool* found) {
+  rocksdb::PinnableSlice slice;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), state_, StateKey(resolver, key), &slice);
+  *found = s.ok();
+  if (s.IsNotFound()) return Status::Ok();
+  if (!s.ok()) return FromRocks(s, "cannot read state");
+  value->assign(slice.data(), slice.size());
+  return Status::Ok();
+}
+
+Status StateStore::Scan(rocksdb::ColumnFamilyHandle* family, std::string_view prefix,
+                        const std::function<bool(std::string_view, std::string_view)>& visit) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family));
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    if (key.substr(0, prefix.size()) != prefix) break;
+    if (!visit(key, std::string_view(it->value().data(), it->value().size()))) break;
+  }
+  return FromRocks(it->status(), "cannot scan the store");
+}
+
+Status StateStore::ScanStates(std::string_view resolver,
+                              const std::function<bool(std::string_view, std::string_view)>& visit) {
+  std::string prefix = StateKey(resolver, "");
+  return Scan(state_, prefix, [&](std::string_view key, std::string_view value) {
+    return visit(key.substr(prefix.size()), value);
+  });
+}
+
+Status StateStore::ResetResolver(std::string_view resolver) {
+  std::string begin = StateKey(resolver, "");
+  std::string end = std::string(resolver) + '\1';
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(state_, begin, end);
+  std::string schema_prefix = "schema/" + std::string(resolver);
+  batch.Delete(meta_, schema_prefix);
+  batch.DeleteRange(meta_, schema_prefix + "/", schema_prefix + "/\xff");
+  batch.Delete(meta_, "keys/" + std::string(resolver));
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  return FromRocks(db_->Write(write_options, &batch), "cannot reset state");
+}
+
+Status StateStore::GetMeta(std::string_view name, std::string* value, bool* found) {
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, rocksdb::Slice(name.data(), name.size()), value);
+  *found = s.ok();
+  if (s.IsNotFound()) return Status::Ok();
+  return FromRocks(s, "cannot read metadata");
+}
+
+Status StateStore::GetPositions(std::string_view source, std::vector<SourcePosition>* positions) {
+  positions->clear();
+  std::string prefix = "position/" + std::string(source) + "/";
+  return Scan(meta_, prefix, [&](std::string_view key, std::string_view value) {
+    SourcePosition p;
+    p.partition = std::stoi(std::string(key.substr(prefix.size())));
+    std::string text(value);
+    size_t space = text.find(' ');
+    p.next_offset = std::stoll(text.substr(0, space));
+    p.byte_position = space == std::string::npos ? 0 : std::stoll(text.substr(space + 1));
+    positions->push_back(p);
+    return true;
+  });
+}
+
+Status StateStore::GetOnline(std::string_view key, std::string* value, bool* found) {
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), online_, rocksdb::Slice(key.data(), key.size()), value);
+  *found = s.ok();
+  if (s.IsNotFound()) return Status::Ok();
+  return FromRocks(s, "cannot read the online store");
+}
+
+Status StateStore::ScanOnline(std::string_view prefix,
+                              const std::function<bool(std::string_view, std::string_view)>& visit) {
+  return Scan(online_, prefix, visit);
+}
+
+Status StateStore::ScanDeadLetters(const std::function<bool(uint64_t, std::string_view)>& visit) {
+  return Scan(dead_letters_, "", [&](std::string_view key, std::string_view value) {
+    uint64_t sequence = 0;
+    for (char c : key) sequence = (sequence << 8) | static_cast<uint8_t>(c);
+    return visit(sequence, value);
+  });
+}
+
+}  // namespace statefold

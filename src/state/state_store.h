@@ -1,0 +1,98 @@
+// StateStore: statefold's durable store, one RocksDB database per state directory. It holds,
+// in column families, the resolver states, the embedded online store, the dead letters and
+// the metadata (source positions, state schemas, counters). A checkpoint is one WriteBatch
+// across all of them, so state, features and source offsets always move together: after a
+// crash at any instant a reopened store shows exactly the last committed checkpoint.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "source/source.h"
+#include "statefold/status.h"
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+class DB;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace statefold {
+
+class StateStore;
+
+// The writes of one checkpoint, applied atomically by StateStore::Commit.
+class CheckpointBatch {
+ public:
+  explicit CheckpointBatch(StateStore* store);
+  ~CheckpointBatch();
+
+  void PutState(std::string_view resolver, std::string_view key, std::string_view stored_value);
+  void PutOnline(std::string_view key, std::string_view value);
+  void PutDeadLetter(uint64_t sequence, std::string_view record_json);
+  void PutMeta(std::string_view name, std::string_view value);
+  void PutPositions(std::string_view source, const std::vector<SourcePosition>& positions);
+  size_t Count() const;
+  size_t ByteSize() const;
+
+ private:
+  friend class StateStore;
+  StateStore* store_;
+  std::unique_ptr<rocksdb::WriteBatch> batch_;
+  std::string scratch_;
+};
+
+class StateStore {
+ public:
+  struct Options {
+    bool read_only = false;  // for inspection commands; may run beside a writer
+    bool sync = false;       // fsync each commit (power-loss safety); the WAL alone survives kill -9
+  };
+
+  // Opens (creating unless read-only) the store in `dir`.
+  static Status Open(const std::string& dir, const Options& options,
+                     std::unique_ptr<StateStore>* store);
+  ~StateStore();
+
+  // Commits every write of `batch` atomically, then clears it.
+  Status Commit(CheckpointBatch* batch);
+
+  // Sets *found and, when found, *value to the stored state of `key`.
+  Status GetState(std::string_view resolver, std::string_view key, std::string* value, bool* found);
+  // Calls `visit(key, stored_value)` for the keys of `resolver` in key order, until it returns false.
+  Status ScanStates(std::string_view resolver,
+                    const std::function<bool(std::string_view, std::string_view)>& visit);
+  // Deletes every state of `resolver` and its schema and counters (not its source positions).
+  Status ResetResolver(std::string_view resolver);
+
+  Status GetMeta(std::string_view name, std::string* value, bool* found);
+  Status GetPositions(std::string_view source, std::vector<SourcePosition>* positions);
+
+  Status GetOnline(std::string_view key, std::string* value, bool* found);
+  // Calls `visit(key, value)` for the online entries whose key starts with `prefix`.
+  Status ScanOnline(std::string_view prefix,
+                    const std::function<bool(std::string_view, std::string_view)>& visit);
+
+  // Calls `visit(sequence, record_json)` for dead letters in order.
+  Status ScanDeadLetters(const std::function<bool(uint64_t, std::string_view)>& visit);
+
+ private:
+  friend class CheckpointBatch;
+  StateStore() = default;
+  Status Scan(rocksdb::ColumnFamilyHandle* family, std::string_view prefix,
+              const std::function<bool(std::string_view, std::string_view)>& visit);
+
+  Options options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> families_;  // meta, state, online, dead_letters
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  rocksdb::ColumnFamilyHandle* state_ = nullptr;
+  rocksdb::ColumnFamilyHandle* online_ = nullptr;
+  rocksdb::ColumnFamilyHandle* dead_letters_ = nullptr;
+};
+
+}  // namespace statefold

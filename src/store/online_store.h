@@ -1,0 +1,48 @@
+// OnlineStore: where feature values land so that they can be served. Writes are staged per
+// checkpoint: the embedded store puts them into the checkpoint's own WriteBatch, so features
+// commit atomically with state and offsets. Every value carries its feature time and the
+// source offset that produced it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "state/state_store.h"
+#include "statefold/status.h"
+
+namespace statefold {
+
+struct FeatureWrite {
+  std::string_view ns;
+  std::string_view entity_id;
+  std::string_view feature;     // short name, e.g. "unique_ip_count"
+  std::string_view value_json;
+  int64_t time_ms = 0;
+  int64_t offset = 0;
+};
+
+struct StoredFeature {
+  std::string feature;
+  std::string value_json;
+  int64_t time_ms = 0;
+  int64_t offset = 0;
+};
+
+class OnlineStore {
+ public:
+  virtual ~OnlineStore() = default;
+  // Stages `writes` so that they become visible when `checkpoint` commits.
+  virtual Status Write(std::span<const FeatureWrite> writes, CheckpointBatch* checkpoint) = 0;
+  // The features of one entity, sorted by feature name. Empty when the entity is unknown.
+  virtual Status ReadEntity(std::string_view ns, std::string_view entity_id,
+                            std::vector<StoredFeature>* features) = 0;
+};
+
+// The default online store: a column family of the state directory's RocksDB database.
+std::unique_ptr<OnlineStore> NewEmbeddedOnlineStore(StateStore* store);
+
+}  // namespace statefold
