@@ -185,7 +185,7 @@ NB_MODULE(_ext, m) {
         return value;
       });
 
-  m.def("run", &Run, "state_dir"_a, "sources"_a, "resolvers"_a, "options"_a, "on_feature"_a);
+  m.def("run", &Run, "state_dir"_a, "sources"_a, "resolvers"_a, "options"_a, "on_feature"_a.none());
 
   m.def("read_features", [](const std::string& state_dir, const std::string& ns, const std::string& id) {
     std::vector<StoredFeature> features;

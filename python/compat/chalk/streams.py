@@ -1,0 +1,5 @@
+"""chalk.streams on statefold."""
+
+from statefold import FileSource, KafkaSource, stream
+
+__all__ = ["FileSource", "KafkaSource", "stream"]

@@ -1,0 +1,136 @@
+"""The `statefold` command: run resolvers, query features, inspect state and dead letters."""
+
+import argparse
+import json
+import signal
+import sys
+from typing import Any, Dict, List, Optional
+
+from .client import Client
+from .errors import DefinitionError, NotFoundError, StatefoldError
+from .runtime import DEFAULT_STATE_DIR, bind_sources, load_definitions, run
+
+
+class _Terminate(BaseException):
+    """Raised by the SIGTERM handler; the engine checkpoints and stops."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminate()
+
+
+def _source_bindings(values: List[str]) -> Dict[str, str]:
+    bindings = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise DefinitionError(f"--source takes NAME=PATH, got {value!r}")
+        bindings[name] = path
+    return bindings
+
+
+def _summary(stats: Dict[str, Any], stopped: bool) -> str:
+    rate = stats["messages"] / stats["seconds"] if stats["seconds"] > 0 else 0.0
+    prefix = "stopped" if stopped else "done"
+    return (f"{prefix}: {stats['messages']:,} messages, {stats['keys']:,} keys, "
+            f"{stats['outputs']:,} outputs, {stats['dead_letters']:,} dead letters "
+            f"in {stats['seconds']:.2f} s ({rate:,.0f} messages/s)")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    resolvers = load_definitions(args.definitions)
+    sources = bind_sources(resolvers, args.input, _source_bindings(args.source))
+    options = {"batch_size": args.batch_size, "checkpoint_every_messages": args.checkpoint_messages,
+               "checkpoint_every_ms": args.checkpoint_ms, "sync": args.sync}
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        stats = run(resolvers, sources, args.state_dir, options)
+    except (KeyboardInterrupt, _Terminate):
+        print("stopped by signal after a final checkpoint", file=sys.stderr)
+        return 0
+    print(_summary(stats, False))
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    client = Client(args.state_dir)
+    values = client.get_with_times(args.namespace, args.id) if args.times else client.get(args.namespace, args.id)
+    print(json.dumps(values))
+    return 0
+
+
+def cmd_state(args: argparse.Namespace) -> int:
+    client = Client(args.state_dir)
+    if args.state_command == "get":
+        print(json.dumps(client.state(args.resolver, args.key)))
+    elif args.state_command == "list":
+        for key in client.state_keys(args.resolver, args.limit):
+            print(key)
+    elif args.state_command == "reset":
+        client.reset_state(args.resolver)
+        print(f"reset the state of {args.resolver}")
+    return 0
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    for record in Client(args.state_dir).dead_letters(args.limit):
+        print(json.dumps(record))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="statefold", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_state_dir(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--state-dir", default=DEFAULT_STATE_DIR,
+                        help=f"state directory (default {DEFAULT_STATE_DIR})")
+        return sp
+
+    r = with_state_dir(sub.add_parser("run", help="process a stream through the resolvers of DEFS.py"))
+    r.add_argument("definitions", metavar="DEFS.py")
+    r.add_argument("--input", help="JSON Lines file for the resolvers' source")
+    r.add_argument("--source", action="append", default=[], metavar="NAME=PATH",
+                   help="bind a named source to a file (repeatable)")
+    r.add_argument("--batch-size", type=int, default=1024)
+    r.add_argument("--checkpoint-messages", type=int, default=250000,
+                   help="checkpoint at least every N messages")
+    r.add_argument("--checkpoint-ms", type=int, default=2000, help="checkpoint at least every T ms")
+    r.add_argument("--sync", action="store_true", help="fsync each checkpoint (power-loss safety)")
+    r.set_defaults(func=cmd_run)
+
+    g = with_state_dir(sub.add_parser("get", help="print the online features of one entity"))
+    g.add_argument("namespace")
+    g.add_argument("id")
+    g.add_argument("--times", action="store_true", help="include feature times and offsets")
+    g.set_defaults(func=cmd_get)
+
+    s = sub.add_parser("state", help="inspect or reset resolver state")
+    ssub = s.add_subparsers(dest="state_command", required=True)
+    sg = with_state_dir(ssub.add_parser("get", help="print the state of one key as JSON"))
+    sg.add_argument("resolver")
+    sg.add_argument("key")
+    sl = with_state_dir(ssub.add_parser("list", help="list the keys that have state"))
+    sl.add_argument("resolver")
+    sl.add_argument("--limit", type=int, default=1000)
+    sr = with_state_dir(ssub.add_parser("reset", help="delete all state of a resolver"))
+    sr.add_argument("resolver")
+    s.set_defaults(func=cmd_state)
+
+    d = with_state_dir(sub.add_parser("dead-letters", help="print dead-letter records as JSON Lines"))
+    d.add_argument("--limit", type=int, default=1000)
+    d.set_defaults(func=cmd_dead_letters)
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        code = args.func(args)
+    except NotFoundError as e:
+        print(f"statefold: {e}", file=sys.stderr)
+        code = 1
+    except StatefoldError as e:
+        print(f"statefold: {e}", file=sys.stderr)
+        code = 2
+    sys.exit(code)
