@@ -5,6 +5,7 @@
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
+#include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
 #include <memory>
@@ -152,12 +153,6 @@ nb::dict Run(const std::string& state_dir, const std::vector<std::pair<std::stri
   return result;
 }
 
-std::unique_ptr<StateInspector> OpenInspector(const std::string& state_dir) {
-  std::unique_ptr<StateInspector> inspector;
-  Check(StateInspector::Open(state_dir, &inspector));
-  return inspector;
-}
-
 }  // namespace
 }  // namespace statefold::python
 
@@ -187,41 +182,55 @@ NB_MODULE(_ext, m) {
 
   m.def("run", &Run, "state_dir"_a, "sources"_a, "resolvers"_a, "options"_a, "on_feature"_a.none());
 
-  m.def("read_features", [](const std::string& state_dir, const std::string& ns, const std::string& id) {
-    std::vector<StoredFeature> features;
-    Check(OpenInspector(state_dir)->Features(ns, id, &features));
-    nb::list result;
-    for (const StoredFeature& f : features) {
-      result.append(nb::make_tuple(f.feature, f.value_json, f.time_ms, f.offset));
-    }
-    return result;
-  });
-  m.def("state_json", [](const std::string& state_dir, const std::string& resolver, const std::string& key) {
-    std::string json;
-    Check(OpenInspector(state_dir)->StateJson(resolver, key, &json));
-    return json;
-  });
-  m.def("state_payload", [](const std::string& state_dir, const std::string& resolver, const std::string& key) {
-    std::string payload;
-    Check(OpenInspector(state_dir)->StatePayload(resolver, key, &payload));
-    return nb::bytes(payload.data(), payload.size());
-  });
-  m.def("state_schema", [](const std::string& state_dir, const std::string& resolver) {
-    std::string json;
-    Check(OpenInspector(state_dir)->Schema(resolver, &json));
-    return json;
-  });
-  m.def("state_keys", [](const std::string& state_dir, const std::string& resolver, size_t limit) {
-    std::vector<std::string> keys;
-    Check(OpenInspector(state_dir)->ListKeys(resolver, limit, &keys));
-    return keys;
-  });
+  nb::class_<StateInspector>(m, "Inspector")
+      .def_static("open",
+                  [](const std::string& state_dir, bool follow) {
+                    std::unique_ptr<StateInspector> inspector;
+                    Check(StateInspector::Open(state_dir, follow, &inspector));
+                    return inspector;
+                  })
+      .def("refresh", [](StateInspector& self) { Check(self.Refresh()); })
+      .def("features",
+           [](StateInspector& self, const std::string& ns, const std::string& id) {
+             std::vector<StoredFeature> features;
+             Check(self.Features(ns, id, &features));
+             nb::list result;
+             for (const StoredFeature& f : features) {
+               result.append(nb::make_tuple(f.feature, f.value_json, f.time_ms, f.offset));
+             }
+             return result;
+           })
+      .def("state_json",
+           [](StateInspector& self, const std::string& resolver, const std::string& key) {
+             std::string json;
+             Check(self.StateJson(resolver, key, &json));
+             return json;
+           })
+      .def("state_payload",
+           [](StateInspector& self, const std::string& resolver, const std::string& key) {
+             std::string payload;
+             Check(self.StatePayload(resolver, key, &payload));
+             return nb::bytes(payload.data(), payload.size());
+           })
+      .def("state_schema",
+           [](StateInspector& self, const std::string& resolver) {
+             std::string json;
+             Check(self.Schema(resolver, &json));
+             return json;
+           })
+      .def("state_keys",
+           [](StateInspector& self, const std::string& resolver, size_t limit) {
+             std::vector<std::string> keys;
+             Check(self.ListKeys(resolver, limit, &keys));
+             return keys;
+           })
+      .def("dead_letters", [](StateInspector& self, size_t limit) {
+        std::vector<std::string> records;
+        Check(self.DeadLetters(limit, &records));
+        return records;
+      });
+
   m.def("state_reset", [](const std::string& state_dir, const std::string& resolver) {
     Check(ResetResolverState(state_dir, resolver));
-  });
-  m.def("dead_letters", [](const std::string& state_dir, size_t limit) {
-    std::vector<std::string> records;
-    Check(OpenInspector(state_dir)->DeadLetters(limit, &records));
-    return records;
   });
 }

@@ -53,14 +53,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    client = Client(args.state_dir)
+    client = Client(args.state_dir, follow=False)
     values = client.get_with_times(args.namespace, args.id) if args.times else client.get(args.namespace, args.id)
     print(json.dumps(values))
     return 0
 
 
 def cmd_state(args: argparse.Namespace) -> int:
-    client = Client(args.state_dir)
+    client = Client(args.state_dir, follow=False)
     if args.state_command == "get":
         print(json.dumps(client.state(args.resolver, args.key)))
     elif args.state_command == "list":
@@ -73,7 +73,7 @@ def cmd_state(args: argparse.Namespace) -> int:
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:
-    for record in Client(args.state_dir).dead_letters(args.limit):
+    for record in Client(args.state_dir, follow=False).dead_letters(args.limit):
         print(json.dumps(record))
     return 0
 

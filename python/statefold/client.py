@@ -12,40 +12,57 @@ def _namespace(entity: Union[str, type]) -> str:
 
 
 class Client:
-    """Reads a state directory; safe to use while `statefold run` writes to it."""
+    """Reads a state directory; safe to use while `statefold run` writes to it.
 
-    def __init__(self, state_dir: str = DEFAULT_STATE_DIR):
+    The directory is opened on first use and kept open; each call first catches up with the
+    engine's latest checkpoint (`follow=False` reads the snapshot taken at opening instead,
+    which opens faster for one-shot commands).
+    """
+
+    def __init__(self, state_dir: str = DEFAULT_STATE_DIR, follow: bool = True):
         self.state_dir = state_dir
+        self.follow = follow
+        self._inspector: Any = None
+
+    def _reader(self) -> Any:
+        if self._inspector is None:
+            self._inspector = _ext.Inspector.open(self.state_dir, self.follow)
+        elif self.follow:
+            self._inspector.refresh()
+        return self._inspector
+
+    def close(self) -> None:
+        self._inspector = None
 
     def get(self, entity: Union[str, type], id: Any) -> Dict[str, Any]:
         """Features of one entity keyed by fully qualified name, e.g. {"user.id": "u1", ...}.
         Raises NotFoundError for an unknown entity."""
         ns = _namespace(entity)
         return {f"{ns}.{name}": json.loads(value) for name, value, _, _ in
-                _ext.read_features(self.state_dir, ns, str(id))}
+                self._reader().features(ns, str(id))}
 
     def get_with_times(self, entity: Union[str, type], id: Any) -> Dict[str, Dict[str, Any]]:
         """Like get, with each value's feature time (epoch ms) and source offset."""
         ns = _namespace(entity)
         return {f"{ns}.{name}": {"value": json.loads(value), "time_ms": time_ms, "offset": offset}
-                for name, value, time_ms, offset in _ext.read_features(self.state_dir, ns, str(id))}
+                for name, value, time_ms, offset in self._reader().features(ns, str(id))}
 
     def state(self, resolver: Any, key: str) -> Any:
         """The state of `key`: a JSON-like dict for a resolver name, or the state object itself
         when given the resolver. Raises NotFoundError when the key has no state."""
         if isinstance(resolver, str):
-            return json.loads(_ext.state_json(self.state_dir, resolver, key))
-        return resolver.decode_state(_ext.state_payload(self.state_dir, resolver.name, key))
+            return json.loads(self._reader().state_json(resolver, key))
+        return resolver.decode_state(self._reader().state_payload(resolver.name, key))
 
     def state_keys(self, resolver: Any, limit: int = 1000) -> List[str]:
-        return _ext.state_keys(self.state_dir, getattr(resolver, "name", resolver), limit)
+        return self._reader().state_keys(getattr(resolver, "name", resolver), limit)
 
     def reset_state(self, resolver: Any) -> None:
         """Deletes every state of the resolver; fails while an engine runs on the directory."""
         _ext.state_reset(self.state_dir, getattr(resolver, "name", resolver))
 
     def dead_letters(self, limit: int = 1000) -> List[Dict[str, Any]]:
-        return [json.loads(r) for r in _ext.dead_letters(self.state_dir, limit)]
+        return [json.loads(r) for r in self._reader().dead_letters(limit)]
 
     def state_schema(self, resolver: Any) -> Dict[str, Any]:
-        return json.loads(_ext.state_schema(self.state_dir, getattr(resolver, "name", resolver)))
+        return json.loads(self._reader().state_schema(getattr(resolver, "name", resolver)))

@@ -11,7 +11,9 @@
 #include <simdjson.h>
 
 #include <chrono>
+#include <algorithm>
 #include <limits>
+#include <tuple>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -93,6 +95,22 @@ struct PendingFeature {
   int64_t time_ms;
   int64_t offset;
   std::string value_json;
+};
+
+// A dead letter waiting for the next checkpoint. Dead letters are stored in (source,
+// partition, offset, resolver) order, so their sequence does not depend on where batches and
+// checkpoints happened to fall.
+struct PendingDeadLetter {
+  uint32_t source_index;
+  int32_t partition;
+  int64_t offset;
+  int64_t resolver_order;  // -1 for records that did not decode
+  std::string record_json;
+
+  bool operator<(const PendingDeadLetter& o) const {
+    return std::tie(source_index, partition, offset, resolver_order) <
+           std::tie(o.source_index, o.partition, o.offset, o.resolver_order);
+  }
 };
 
 int64_t WallClockMillis() {
@@ -529,7 +547,8 @@ class Engine::Impl {
       json += ",\"message\":null";
     }
     json += "}";
-    pending_dead_letters_.push_back(std::move(json));
+    pending_dead_letters_.push_back(
+        PendingDeadLetter{source_index, record.partition, record.offset, -1, std::move(json)});
     ++stats_->dead_letters;
   }
 
@@ -555,7 +574,8 @@ class Engine::Impl {
     json += ",\"value\":";
     AppendJsonString(Bytes(m.value_begin, m.value_size), &json);
     json += "}";
-    pending_dead_letters_.push_back(std::move(json));
+    pending_dead_letters_.push_back(PendingDeadLetter{m.source_index, m.partition, m.offset,
+                                                      &r - resolvers_.data(), std::move(json)});
     ++stats_->dead_letters;
   }
 
@@ -609,8 +629,9 @@ class Engine::Impl {
       writes.push_back(w);
     }
     STATEFOLD_RETURN_IF_ERROR(online_->Write(writes, &batch));
-    for (const std::string& record : pending_dead_letters_) {
-      batch.PutDeadLetter(next_dead_letter_++, record);
+    std::stable_sort(pending_dead_letters_.begin(), pending_dead_letters_.end());
+    for (const PendingDeadLetter& dead : pending_dead_letters_) {
+      batch.PutDeadLetter(next_dead_letter_++, dead.record_json);
     }
     if (!pending_dead_letters_.empty()) {
       batch.PutMeta("dead_letters/next", std::to_string(next_dead_letter_));
@@ -664,7 +685,7 @@ class Engine::Impl {
   std::vector<EpochMessage> epoch_;
   std::string epoch_bytes_;
   std::unordered_map<std::string, PendingFeature, StringHash, std::equal_to<>> pending_;
-  std::vector<std::string> pending_dead_letters_;
+  std::vector<PendingDeadLetter> pending_dead_letters_;
   uint64_t next_dead_letter_ = 0;
   uint64_t epoch_number_ = 1;
   size_t messages_since_checkpoint_ = 0;

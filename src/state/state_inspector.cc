@@ -7,11 +7,11 @@
 
 namespace statefold {
 
-Status StateInspector::Open(const std::string& state_dir,
+Status StateInspector::Open(const std::string& state_dir, bool follow,
                             std::unique_ptr<StateInspector>* inspector) {
   auto result = std::make_unique<StateInspector>();
   StateStore::Options options;
-  options.read_only = true;
+  options.mode = follow ? StateStore::Mode::kFollower : StateStore::Mode::kReadOnly;
   STATEFOLD_RETURN_IF_ERROR(StateStore::Open(state_dir, options, &result->store_));
   result->online_ = NewEmbeddedOnlineStore(result->store_.get());
   *inspector = std::move(result);

@@ -1,6 +1,6 @@
 // StateInspector: read-side operations on a state directory for the `statefold state`,
-// `get` and `dead-letters` commands and the Python Client. Opens the store read-only, so it
-// may run beside an engine that is writing.
+// `get` and `dead-letters` commands and the Python Client. Never takes the directory's lock,
+// so it may run beside an engine that is writing.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +16,11 @@ namespace statefold {
 
 class StateInspector {
  public:
-  static Status Open(const std::string& state_dir, std::unique_ptr<StateInspector>* inspector);
+  // With `follow`, the inspector stays open beside a running engine and Refresh() shows its
+  // newer checkpoints; without, it reads the snapshot at open time.
+  static Status Open(const std::string& state_dir, bool follow,
+                     std::unique_ptr<StateInspector>* inspector);
+  Status Refresh() { return store_->CatchUp(); }
 
   // The state of `key` as JSON, decoded with the schema stored beside it. NotFound when the
   // resolver or key has no state.

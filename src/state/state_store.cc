@@ -9,6 +9,8 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <stdlib.h>
+
 #include <filesystem>
 
 namespace statefold {
@@ -82,8 +84,9 @@ Status StateStore::Open(const std::string& dir, const Options& options,
   std::unique_ptr<StateStore> s(new StateStore());
   s->options_ = options;
   rocksdb::DBOptions db_options;
-  db_options.create_if_missing = !options.read_only;
-  db_options.create_missing_column_families = !options.read_only;
+  const bool writer = options.mode == Mode::kReadWrite;
+  db_options.create_if_missing = writer;
+  db_options.create_missing_column_families = writer;
   db_options.max_background_jobs = 2;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 2;
@@ -100,11 +103,17 @@ Status StateStore::Open(const std::string& dir, const Options& options,
 
   rocksdb::DB* db = nullptr;
   rocksdb::Status status;
-  if (options.read_only) {
-    if (!std::filesystem::exists(std::filesystem::path(dir) / "CURRENT")) {
-      return Status::NotFound("no statefold state in " + dir + " (run `statefold run` first)");
-    }
+  if (!writer && !std::filesystem::exists(std::filesystem::path(dir) / "CURRENT")) {
+    return Status::NotFound("no statefold state in " + dir + " (run `statefold run` first)");
+  }
+  if (options.mode == Mode::kReadOnly) {
     status = rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &s->families_, &db);
+  } else if (options.mode == Mode::kFollower) {
+    std::string scratch = (std::filesystem::temp_directory_path() / "statefold-follower-XXXXXX").string();
+    if (::mkdtemp(scratch.data()) == nullptr) return Status::IOError("cannot create " + scratch);
+    s->follower_dir_ = scratch;
+    db_options.max_open_files = -1;  // required by RocksDB secondary instances
+    status = rocksdb::DB::OpenAsSecondary(db_options, dir, scratch, descriptors, &s->families_, &db);
   } else {
     std::error_code ignored;
     std::filesystem::create_directories(dir, ignored);
@@ -127,9 +136,19 @@ Status StateStore::Open(const std::string& dir, const Options& options,
 }
 
 StateStore::~StateStore() {
-  if (db_ == nullptr) return;
-  for (rocksdb::ColumnFamilyHandle* family : families_) db_->DestroyColumnFamilyHandle(family);
-  db_.reset();
+  if (db_ != nullptr) {
+    for (rocksdb::ColumnFamilyHandle* family : families_) db_->DestroyColumnFamilyHandle(family);
+    db_.reset();
+  }
+  if (!follower_dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(follower_dir_, ignored);
+  }
+}
+
+Status StateStore::CatchUp() {
+  if (options_.mode != Mode::kFollower) return Status::Ok();
+  return FromRocks(db_->TryCatchUpWithPrimary(), "cannot catch up with the writer");
 }
 
 Status StateStore::Commit(CheckpointBatch* batch) {

@@ -48,15 +48,23 @@ class CheckpointBatch {
 
 class StateStore {
  public:
+  enum class Mode : unsigned char {
+    kReadWrite,  // the engine: takes the directory's lock
+    kReadOnly,   // a snapshot for one-shot inspection; may run beside a writer
+    kFollower,   // a long-lived reader beside a writer; CatchUp() makes new commits visible
+  };
   struct Options {
-    bool read_only = false;  // for inspection commands; may run beside a writer
-    bool sync = false;       // fsync each commit (power-loss safety); the WAL alone survives kill -9
+    Mode mode = Mode::kReadWrite;
+    bool sync = false;  // fsync each commit (power-loss safety); the WAL alone survives kill -9
   };
 
   // Opens (creating unless read-only) the store in `dir`.
   static Status Open(const std::string& dir, const Options& options,
                      std::unique_ptr<StateStore>* store);
   ~StateStore();
+
+  // Follower mode: makes the writer's commits so far visible to this reader.
+  Status CatchUp();
 
   // Commits every write of `batch` atomically, then clears it.
   Status Commit(CheckpointBatch* batch);
@@ -87,6 +95,7 @@ class StateStore {
               const std::function<bool(std::string_view, std::string_view)>& visit);
 
   Options options_;
+  std::string follower_dir_;  // the follower's own scratch directory, removed on close
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;  // meta, state, online, dead_letters
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;

@@ -1,0 +1,49 @@
+# statefold: one target per common task. `make demo` runs the main job; `make test` builds
+# everything and runs every test. Both install what they need (scripts/install-deps).
+
+PYTHON_VENV := .venv/bin/python
+BUILD := build
+BUILD_ASAN := build-asan
+JOBS ?= $(shell nproc)
+
+.PHONY: deps build test test-cpp test-cpp-asan test-python demo bench fmt fmt-check clean
+
+deps:
+	bash scripts/install-deps
+
+$(BUILD)/build.ninja: | deps
+	cmake -S . -B $(BUILD) -G Ninja -DPython_EXECUTABLE=$(abspath $(PYTHON_VENV)) -DSTATEFOLD_WERROR=ON
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+	bash scripts/install-python-package
+
+test: build test-cpp test-cpp-asan test-python
+
+test-cpp: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The C++ suite again under AddressSanitizer and UBSan (without the Python module).
+test-cpp-asan: deps
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTATEFOLD_PYTHON=OFF \
+	  -DSTATEFOLD_WERROR=ON -DSTATEFOLD_SANITIZE=address,undefined
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS)
+
+test-python: build
+	$(PYTHON_VENV) -m pytest -q tests/python
+
+demo: build
+	bash examples/login/run_demo.sh
+
+bench: build
+	$(PYTHON_VENV) bench/run.py
+
+fmt:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+fmt-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) python/statefold/_ext*.so
