@@ -27,12 +27,12 @@ struct FeatureWrite;
 
 struct EngineOptions {
   std::string state_dir = ".statefold";
-  size_t batch_size = 1024;                    // messages per resolver call
-  size_t checkpoint_every_messages = 250000;   // whichever comes first ...
-  int64_t checkpoint_every_ms = 2000;          // ... of these two
-  size_t state_cache_entries = 1000000;        // live state objects kept between checkpoints
-  size_t max_message_bytes = 1 << 20;          // larger messages are dead-lettered
-  bool sync = false;                           // fsync each checkpoint (power-loss safety)
+  size_t batch_size = 1024;                   // messages per resolver call
+  size_t checkpoint_every_messages = 250000;  // whichever comes first ...
+  int64_t checkpoint_every_ms = 2000;         // ... of these two
+  size_t state_cache_entries = 1000000;       // live state objects kept between checkpoints
+  size_t max_message_bytes = 1 << 20;         // larger messages are dead-lettered
+  bool sync = false;                          // fsync each checkpoint (power-loss safety)
   // Polled between batches; returning true checkpoints and ends Run.
   std::function<bool()> should_stop;
   // Called for each feature value as its checkpoint commits (tests and tooling).
@@ -46,7 +46,7 @@ struct RunStats {
   uint64_t keys = 0;          // keys with state, over all stateful resolvers, after the run
   uint64_t checkpoints = 0;
   double seconds = 0;
-  bool interrupted = false;   // should_stop ended the run
+  bool interrupted = false;  // should_stop ended the run
 };
 
 class Engine {

@@ -20,7 +20,7 @@ struct Message {
   std::string_view key;    // the partition key (message key, or the `keys=` field)
   std::string_view value;  // the payload: JSON text of an object, or a string payload
   int64_t timestamp_ms = 0;
-  int64_t offset = 0;      // position in its source partition
+  int64_t offset = 0;  // position in its source partition
   int32_t partition = 0;
 };
 
@@ -100,11 +100,12 @@ class ResolverOutput {
 };
 
 struct ResolverSpec {
-  std::string name;            // unique among the resolvers of one run
-  std::string source;          // name of the source it reads
-  std::vector<std::string> key_path;  // message field (dotted) that keys the state; empty: message key
+  std::string name;    // unique among the resolvers of one run
+  std::string source;  // name of the source it reads
+  std::vector<std::string>
+      key_path;  // message field (dotted) that keys the state; empty: message key
   bool stateful = false;
-  std::string state_schema;    // the state's schema as JSON (see src/state/state_schema.h)
+  std::string state_schema;  // the state's schema as JSON (see src/state/state_schema.h)
 };
 
 class Resolver {

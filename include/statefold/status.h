@@ -26,7 +26,9 @@ class Status {
   static Status InvalidArgument(std::string message) {
     return Status(Code::kInvalidArgument, std::move(message));
   }
-  static Status NotFound(std::string message) { return Status(Code::kNotFound, std::move(message)); }
+  static Status NotFound(std::string message) {
+    return Status(Code::kNotFound, std::move(message));
+  }
   static Status Corruption(std::string message) {
     return Status(Code::kCorruption, std::move(message));
   }
@@ -58,8 +60,8 @@ class Status {
 }  // namespace statefold
 
 // Returns early from the enclosing function when `expr` yields a non-OK Status.
-#define STATEFOLD_RETURN_IF_ERROR(expr)            \
-  do {                                             \
-    ::statefold::Status _status = (expr);          \
-    if (!_status.ok()) return _status;             \
+#define STATEFOLD_RETURN_IF_ERROR(expr)   \
+  do {                                    \
+    ::statefold::Status _status = (expr); \
+    if (!_status.ok()) return _status;    \
   } while (0)

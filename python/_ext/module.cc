@@ -29,8 +29,8 @@ nb::object g_error_class;
 nb::object g_not_found_class;
 
 [[noreturn]] void Raise(const Status& status) {
-  nb::object cls = status.IsNotFound() && g_not_found_class.is_valid() ? g_not_found_class
-                                                                         : g_error_class;
+  nb::object cls =
+      status.IsNotFound() && g_not_found_class.is_valid() ? g_not_found_class : g_error_class;
   if (!cls.is_valid()) throw std::runtime_error(status.ToString());
   PyErr_SetString(cls.ptr(), status.message().c_str());
   throw nb::python_error();
@@ -89,13 +89,16 @@ std::unique_ptr<PythonResolver> MakeResolver(nb::dict d) {
 // Runs the engine on the calling thread, holding the GIL: resolver calls then need no GIL
 // round-trips. Signals are polled between batches; a pending exception (Ctrl-C, SIGTERM
 // handler) stops the run after a final checkpoint and is re-raised.
-nb::dict Run(const std::string& state_dir, const std::vector<std::pair<std::string, std::string>>& sources,
+nb::dict Run(const std::string& state_dir,
+             const std::vector<std::pair<std::string, std::string>>& sources,
              nb::list resolver_specs, nb::dict options, nb::object on_feature) {
   EngineOptions engine_options;
   engine_options.state_dir = state_dir;
-  if (options.contains("batch_size")) engine_options.batch_size = nb::cast<size_t>(options["batch_size"]);
+  if (options.contains("batch_size"))
+    engine_options.batch_size = nb::cast<size_t>(options["batch_size"]);
   if (options.contains("checkpoint_every_messages")) {
-    engine_options.checkpoint_every_messages = nb::cast<size_t>(options["checkpoint_every_messages"]);
+    engine_options.checkpoint_every_messages =
+        nb::cast<size_t>(options["checkpoint_every_messages"]);
   }
   if (options.contains("checkpoint_every_ms")) {
     engine_options.checkpoint_every_ms = nb::cast<int64_t>(options["checkpoint_every_ms"]);

@@ -179,7 +179,8 @@ Status EncodeNode(const PyTypeNode& node, PyObject* value, StateWriter& w, std::
       if (!PyLong_Check(value)) return Mismatch(node, value);
       int overflow = 0;
       long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
-      if (overflow != 0) return Status::InvalidArgument("int " + Describe(value) + " does not fit in 64 bits");
+      if (overflow != 0)
+        return Status::InvalidArgument("int " + Describe(value) + " does not fit in 64 bits");
       w.WriteInt(v);
       return Status::Ok();
     }

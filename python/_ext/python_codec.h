@@ -22,12 +22,12 @@ enum class RecordFlavor : unsigned char { kDataclass, kPydanticV2, kPydanticV1 }
 
 struct PyTypeNode {
   SchemaKind kind = SchemaKind::kInt;
-  nb::object cls;                      // record or enum class
+  nb::object cls;  // record or enum class
   RecordFlavor flavor = RecordFlavor::kDataclass;
-  std::vector<nb::object> field_names; // interned str
+  std::vector<nb::object> field_names;  // interned str
   std::vector<PyTypeNode> children;
   SchemaKind enum_value_kind = SchemaKind::kStr;
-  std::string type_name;               // for error messages: "set[str]"
+  std::string type_name;  // for error messages: "set[str]"
 };
 
 class PythonCodec {

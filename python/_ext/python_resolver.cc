@@ -57,7 +57,8 @@ size_t PythonResolver::RunBatch(std::span<const Message> messages,
     const uint32_t index = static_cast<uint32_t>(i);
     PyObject* payload =
         config_.event_as_text && parser == nullptr
-            ? PyUnicode_DecodeUTF8(m.value.data(), static_cast<Py_ssize_t>(m.value.size()), "strict")
+            ? PyUnicode_DecodeUTF8(m.value.data(), static_cast<Py_ssize_t>(m.value.size()),
+                                   "strict")
             : PyBytes_FromStringAndSize(m.value.data(), static_cast<Py_ssize_t>(m.value.size()));
     if (payload == nullptr) {
       output->Reject(index, "message value is not valid UTF-8");
@@ -92,8 +93,8 @@ size_t PythonResolver::RunBatch(std::span<const Message> messages,
       Status status = AddOutputs(index, result, output);
       if (!status.ok()) {
         Py_DECREF(result);
-        output->Fail(index, "resolver " + config_.spec.name + " returned an invalid value: " +
-                                status.message());
+        output->Fail(index, "resolver " + config_.spec.name +
+                                " returned an invalid value: " + status.message());
         return i + 1;
       }
     }
@@ -106,22 +107,32 @@ namespace {
 
 bool FitsKind(PyObject* value, FeatureKind kind) {
   switch (kind) {
-    case FeatureKind::kAny: return true;
-    case FeatureKind::kInt: return PyLong_Check(value) && !PyBool_Check(value);
-    case FeatureKind::kFloat: return PyFloat_Check(value) || (PyLong_Check(value) && !PyBool_Check(value));
-    case FeatureKind::kStr: return PyUnicode_Check(value);
-    case FeatureKind::kBool: return PyBool_Check(value);
+    case FeatureKind::kAny:
+      return true;
+    case FeatureKind::kInt:
+      return PyLong_Check(value) && !PyBool_Check(value);
+    case FeatureKind::kFloat:
+      return PyFloat_Check(value) || (PyLong_Check(value) && !PyBool_Check(value));
+    case FeatureKind::kStr:
+      return PyUnicode_Check(value);
+    case FeatureKind::kBool:
+      return PyBool_Check(value);
   }
   return false;
 }
 
 const char* KindName(FeatureKind kind) {
   switch (kind) {
-    case FeatureKind::kInt: return "int";
-    case FeatureKind::kFloat: return "float";
-    case FeatureKind::kStr: return "str";
-    case FeatureKind::kBool: return "bool";
-    default: return "any";
+    case FeatureKind::kInt:
+      return "int";
+    case FeatureKind::kFloat:
+      return "float";
+    case FeatureKind::kStr:
+      return "str";
+    case FeatureKind::kBool:
+      return "bool";
+    default:
+      return "any";
   }
 }
 

@@ -21,8 +21,8 @@ namespace nb = nanobind;
 enum class FeatureKind : unsigned char { kAny, kInt, kFloat, kStr, kBool };
 
 struct OutputFeature {
-  nb::object name;        // interned short name, e.g. "unique_ip_count"
-  std::string fqn;        // "user.unique_ip_count"
+  nb::object name;  // interned short name, e.g. "unique_ip_count"
+  std::string fqn;  // "user.unique_ip_count"
   FeatureKind kind = FeatureKind::kAny;
   bool nullable = true;
 };
@@ -30,7 +30,7 @@ struct OutputFeature {
 struct PythonResolverConfig {
   ResolverSpec spec;
   nb::object function;
-  nb::object event_parser;  // bytes -> event object; raises on bad input. None: pass the payload
+  nb::object event_parser;     // bytes -> event object; raises on bad input. None: pass the payload
   bool event_as_text = false;  // with no parser: pass str instead of bytes
   int event_position = 0;
   int state_position = -1;  // -1: stateless
@@ -41,7 +41,7 @@ struct PythonResolverConfig {
   std::string output_description;  // "Features[user.id, user.unique_ip_count]"
   nb::object primary_key;          // interned short name of the primary key
   std::vector<OutputFeature> outputs;
-  nb::object format_exception;     // traceback.format_exception
+  nb::object format_exception;  // traceback.format_exception
 };
 
 class PythonResolver : public Resolver {

@@ -94,9 +94,9 @@ bool ParseIso8601Millis(std::string_view t, int64_t* millis) {
     if (pos != t.size()) return false;
     if (hour > 23 || minute > 59 || second > 60) return false;
   }
-  int64_t seconds = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) *
-                        86400 +
-                    hour * 3600 + minute * 60 + second - offset_minutes * 60;
+  int64_t seconds =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
+      hour * 3600 + minute * 60 + second - offset_minutes * 60;
   *millis = seconds * 1000 + fraction_ms;
   return true;
 }
@@ -122,9 +122,10 @@ Status RecordDecoder::Decode(std::string_view bytes, DecodedRecord* record) {
                               " bytes");
   }
   simdjson::ondemand::document doc;
-  if (auto error = impl_->parser
-                       .iterate(bytes.data(), bytes.size(), bytes.size() + simdjson::SIMDJSON_PADDING)
-                       .get(doc)) {
+  if (auto error =
+          impl_->parser
+              .iterate(bytes.data(), bytes.size(), bytes.size() + simdjson::SIMDJSON_PADDING)
+              .get(doc)) {
     return InvalidJson(error);
   }
   simdjson::ondemand::object object;
@@ -144,12 +145,14 @@ Status RecordDecoder::Decode(std::string_view bytes, DecodedRecord* record) {
     if (name == "key") {
       if (type == json_type::null) {
         bool is_null = false;
-        if (value.is_null().get(is_null) || !is_null) return Status::Corruption("record is not valid JSON");
+        if (value.is_null().get(is_null) || !is_null)
+          return Status::Corruption("record is not valid JSON");
         continue;
       }
       if (type == json_type::string) {
         std::string_view key;
-        if (value.get_string().get(key)) return Status::Corruption("record key is not a valid string");
+        if (value.get_string().get(key))
+          return Status::Corruption("record key is not a valid string");
         impl_->key_text.assign(key);
       } else if (type == json_type::number) {
         std::string_view token = value.raw_json_token();
@@ -174,7 +177,8 @@ Status RecordDecoder::Decode(std::string_view bytes, DecodedRecord* record) {
         record->value_is_object = true;
       } else if (type == json_type::string) {
         std::string_view text;
-        if (value.get_string().get(text)) return Status::Corruption("record value is not a valid string");
+        if (value.get_string().get(text))
+          return Status::Corruption("record value is not a valid string");
         impl_->value_text.assign(text);
         record->value = impl_->value_text;
       } else {
@@ -195,10 +199,12 @@ Status RecordDecoder::Decode(std::string_view bytes, DecodedRecord* record) {
         }
         record->has_timestamp = true;
       } else if (type != json_type::null) {
-        return Status::Corruption("record timestamp must be an ISO-8601 string or epoch milliseconds");
+        return Status::Corruption(
+            "record timestamp must be an ISO-8601 string or epoch milliseconds");
       } else {
         bool is_null = false;
-        if (value.is_null().get(is_null) || !is_null) return Status::Corruption("record is not valid JSON");
+        if (value.is_null().get(is_null) || !is_null)
+          return Status::Corruption("record is not valid JSON");
       }
     } else {
       // Unknown fields (partition, headers, ...) are skipped so producers may add metadata;
@@ -243,7 +249,8 @@ Status RecordDecoder::ExtractKey(std::string_view value_json, const std::vector<
   if (current.type().get(type)) return Status::Corruption("message value is not valid JSON");
   if (type == json_type::string) {
     std::string_view text;
-    if (current.get_string().get(text)) return Status::Corruption("key field " + dotted() + " is not a valid string");
+    if (current.get_string().get(text))
+      return Status::Corruption("key field " + dotted() + " is not a valid string");
     key->assign(text);
     return Status::Ok();
   }

@@ -10,12 +10,12 @@
 
 #include <simdjson.h>
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <limits>
-#include <tuple>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -36,9 +36,9 @@ struct StringHash {
 
 struct CacheEntry {
   StateHandle state = nullptr;
-  bool dirty = false;          // changed since the last checkpoint
+  bool dirty = false;  // changed since the last checkpoint
   bool in_dirty_list = false;
-  bool committed = false;      // the store holds a state for this key
+  bool committed = false;  // the store holds a state for this key
   uint64_t last_used_epoch = 0;
 };
 
@@ -74,8 +74,8 @@ struct ResolverSlot {
   bool keys_changed = false;
   StateCache cache;
   std::vector<std::pair<const std::string*, CacheEntry*>> dirty;
-  std::vector<KeyRef> epoch_keys;       // in epoch order
-  std::unordered_set<uint32_t> dead;    // epoch indexes dead-lettered for this resolver
+  std::vector<KeyRef> epoch_keys;     // in epoch order
+  std::unordered_set<uint32_t> dead;  // epoch indexes dead-lettered for this resolver
 
   // Reused per batch.
   std::vector<KeyRef> batch_keys;
@@ -210,7 +210,8 @@ class Engine::Impl {
               "the state schema of resolver " + spec.name + " changed since its " +
               std::to_string(r.keys) +
               " stored states were written, and statefold does not migrate state yet: "
-              "reset it with `statefold state reset " + spec.name + "` or use a new resolver name");
+              "reset it with `statefold state reset " +
+              spec.name + "` or use a new resolver name");
         }
         r.schema_pending = true;
       }

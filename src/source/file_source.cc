@@ -77,8 +77,7 @@ Status FileSource::Poll(size_t max_records, std::vector<RawRecord>* batch) {
   bool filled = false;
   while (batch->size() < max_records) {
     const char* data = buffer_.data();
-    const void* newline =
-        begin_ < end_ ? std::memchr(data + begin_, '\n', end_ - begin_) : nullptr;
+    const void* newline = begin_ < end_ ? std::memchr(data + begin_, '\n', end_ - begin_) : nullptr;
     size_t line_end;
     size_t next_begin;
     if (newline != nullptr) {

@@ -29,9 +29,9 @@ class FileSource : public Source {
   std::string name_;
   std::string path_;
   int fd_;
-  std::string buffer_;  // sized with simdjson padding beyond end_
-  size_t begin_ = 0;    // first unread byte in buffer_
-  size_t end_ = 0;      // one past the last valid byte in buffer_
+  std::string buffer_;                // sized with simdjson padding beyond end_
+  size_t begin_ = 0;                  // first unread byte in buffer_
+  size_t end_ = 0;                    // one past the last valid byte in buffer_
   int64_t buffer_file_position_ = 0;  // file position of buffer_[0]
   int64_t next_offset_ = 0;
   bool at_end_ = false;

@@ -116,6 +116,7 @@ inline void WriteStateHeader(uint32_t schema_version, std::string* out) {
 }
 
 // Splits a stored state value into its schema version and payload.
-Status ParseStateHeader(std::string_view stored, uint32_t* schema_version, std::string_view* payload);
+Status ParseStateHeader(std::string_view stored, uint32_t* schema_version,
+                        std::string_view* payload);
 
 }  // namespace statefold

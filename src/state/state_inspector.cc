@@ -20,7 +20,8 @@ Status StateInspector::Open(const std::string& state_dir, bool follow,
 
 Status StateInspector::Schema(std::string_view resolver, std::string* schema_json) {
   bool found;
-  STATEFOLD_RETURN_IF_ERROR(store_->GetMeta("schema/" + std::string(resolver), schema_json, &found));
+  STATEFOLD_RETURN_IF_ERROR(
+      store_->GetMeta("schema/" + std::string(resolver), schema_json, &found));
   if (!found) return Status::NotFound("resolver " + std::string(resolver) + " has no stored state");
   return Status::Ok();
 }

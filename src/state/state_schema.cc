@@ -31,9 +31,11 @@ constexpr KindName kKindNames[] = {
 
 Status ParseNode(simdjson::dom::element element, SchemaNode* node) {
   simdjson::dom::object object;
-  if (element.get_object().get(object)) return Status::InvalidArgument("schema node is not an object");
+  if (element.get_object().get(object))
+    return Status::InvalidArgument("schema node is not an object");
   std::string_view kind;
-  if (object["kind"].get_string().get(kind)) return Status::InvalidArgument("schema node has no kind");
+  if (object["kind"].get_string().get(kind))
+    return Status::InvalidArgument("schema node has no kind");
   bool known = false;
   for (const KindName& k : kKindNames) {
     if (k.name == kind) {
@@ -63,7 +65,8 @@ Status ParseNode(simdjson::dom::element element, SchemaNode* node) {
       return child("values");
     case SchemaKind::kTuple: {
       simdjson::dom::array items;
-      if (object["items"].get_array().get(items)) return Status::InvalidArgument("tuple lacks items");
+      if (object["items"].get_array().get(items))
+        return Status::InvalidArgument("tuple lacks items");
       for (simdjson::dom::element item : items) {
         node->children.emplace_back();
         STATEFOLD_RETURN_IF_ERROR(ParseNode(item, &node->children.back()));
@@ -290,11 +293,21 @@ void AppendJsonString(std::string_view text, std::string* out) {
   out->push_back('"');
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         if (c < 0x20) {
           out->append("\\u00");
@@ -353,7 +366,8 @@ std::string StateSchema::TypeName(const SchemaNode& node) {
 Status StateSchema::PayloadToJson(std::string_view payload, std::string* json) const {
   StateReader in(payload);
   STATEFOLD_RETURN_IF_ERROR(NodeToJson(root_, &in, json));
-  if (!in.AtEnd()) return Status::Corruption("state bytes continue after the " + root_.name + " value");
+  if (!in.AtEnd())
+    return Status::Corruption("state bytes continue after the " + root_.name + " value");
   return Status::Ok();
 }
 

@@ -16,8 +16,21 @@
 namespace statefold {
 
 enum class SchemaKind : unsigned char {
-  kBool, kInt, kFloat, kStr, kBytes, kDatetime, kOptional, kList, kSet, kFrozenSet,
-  kVarTuple, kTuple, kDict, kEnum, kRecord,
+  kBool,
+  kInt,
+  kFloat,
+  kStr,
+  kBytes,
+  kDatetime,
+  kOptional,
+  kList,
+  kSet,
+  kFrozenSet,
+  kVarTuple,
+  kTuple,
+  kDict,
+  kEnum,
+  kRecord,
 };
 
 struct SchemaNode {

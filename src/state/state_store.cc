@@ -8,7 +8,6 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
-
 #include <stdlib.h>
 
 #include <filesystem>
@@ -109,11 +108,13 @@ Status StateStore::Open(const std::string& dir, const Options& options,
   if (options.mode == Mode::kReadOnly) {
     status = rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &s->families_, &db);
   } else if (options.mode == Mode::kFollower) {
-    std::string scratch = (std::filesystem::temp_directory_path() / "statefold-follower-XXXXXX").string();
+    std::string scratch =
+        (std::filesystem::temp_directory_path() / "statefold-follower-XXXXXX").string();
     if (::mkdtemp(scratch.data()) == nullptr) return Status::IOError("cannot create " + scratch);
     s->follower_dir_ = scratch;
     db_options.max_open_files = -1;  // required by RocksDB secondary instances
-    status = rocksdb::DB::OpenAsSecondary(db_options, dir, scratch, descriptors, &s->families_, &db);
+    status =
+        rocksdb::DB::OpenAsSecondary(db_options, dir, scratch, descriptors, &s->families_, &db);
   } else {
     std::error_code ignored;
     std::filesystem::create_directories(dir, ignored);
@@ -181,8 +182,9 @@ Status StateStore::Scan(rocksdb::ColumnFamilyHandle* family, std::string_view pr
   return FromRocks(it->status(), "cannot scan the store");
 }
 
-Status StateStore::ScanStates(std::string_view resolver,
-                              const std::function<bool(std::string_view, std::string_view)>& visit) {
+Status StateStore::ScanStates(
+    std::string_view resolver,
+    const std::function<bool(std::string_view, std::string_view)>& visit) {
   std::string prefix = StateKey(resolver, "");
   return Scan(state_, prefix, [&](std::string_view key, std::string_view value) {
     return visit(key.substr(prefix.size()), value);
@@ -204,7 +206,8 @@ Status StateStore::ResetResolver(std::string_view resolver) {
 }
 
 Status StateStore::GetMeta(std::string_view name, std::string* value, bool* found) {
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, rocksdb::Slice(name.data(), name.size()), value);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), meta_, rocksdb::Slice(name.data(), name.size()), value);
   *found = s.ok();
   if (s.IsNotFound()) return Status::Ok();
   return FromRocks(s, "cannot read metadata");
@@ -226,14 +229,15 @@ Status StateStore::GetPositions(std::string_view source, std::vector<SourcePosit
 }
 
 Status StateStore::GetOnline(std::string_view key, std::string* value, bool* found) {
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), online_, rocksdb::Slice(key.data(), key.size()), value);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), online_, rocksdb::Slice(key.data(), key.size()), value);
   *found = s.ok();
   if (s.IsNotFound()) return Status::Ok();
   return FromRocks(s, "cannot read the online store");
 }
 
-Status StateStore::ScanOnline(std::string_view prefix,
-                              const std::function<bool(std::string_view, std::string_view)>& visit) {
+Status StateStore::ScanOnline(
+    std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& visit) {
   return Scan(online_, prefix, visit);
 }
 

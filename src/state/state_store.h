@@ -71,7 +71,8 @@ class StateStore {
 
   // Sets *found and, when found, *value to the stored state of `key`.
   Status GetState(std::string_view resolver, std::string_view key, std::string* value, bool* found);
-  // Calls `visit(key, stored_value)` for the keys of `resolver` in key order, until it returns false.
+  // Calls `visit(key, stored_value)` for the keys of `resolver` in key order, until it returns
+  // false.
   Status ScanStates(std::string_view resolver,
                     const std::function<bool(std::string_view, std::string_view)>& visit);
   // Deletes every state of `resolver` and its schema and counters (not its source positions).

@@ -19,7 +19,7 @@ namespace statefold {
 struct FeatureWrite {
   std::string_view ns;
   std::string_view entity_id;
-  std::string_view feature;     // short name, e.g. "unique_ip_count"
+  std::string_view feature;  // short name, e.g. "unique_ip_count"
   std::string_view value_json;
   int64_t time_ms = 0;
   int64_t offset = 0;

@@ -84,7 +84,8 @@ class EngineTest : public ::testing::Test {
 };
 
 TEST_F(EngineTest, StatePerKeyAndFeaturesAreCommitted) {
-  Append({Login("u1", "a"), Login("u2", "a"), Login("u1", "b"), Login("u1", "a"), Login("u2", "c")});
+  Append(
+      {Login("u1", "a"), Login("u2", "a"), Login("u1", "b"), Login("u1", "a"), Login("u2", "c")});
   testing::UniqueIpResolver resolver;
   RunStats stats = RunOnce(&resolver);
   EXPECT_EQ(stats.messages, 5u);
@@ -150,7 +151,8 @@ TEST_F(EngineTest, BadRecordsAreDeadLetteredAndProcessingGoesOn) {
   ASSERT_EQ(dead.size(), 5u);
   auto reason_at = [&dead](int offset) -> std::string {
     for (const std::string& record : dead) {
-      if (record.find("\"offset\":" + std::to_string(offset) + ",") != std::string::npos) return record;
+      if (record.find("\"offset\":" + std::to_string(offset) + ",") != std::string::npos)
+        return record;
     }
     return "<no dead letter at offset " + std::to_string(offset) + ">";
   };

@@ -19,7 +19,10 @@ class RecordDecoderTest : public ::testing::Test {
 };
 
 TEST_F(RecordDecoderTest, ReadsKeyObjectValueAndIsoTimestamp) {
-  ASSERT_TRUE(Decode(R"({"key": "u1", "value": {"user_id": "u1", "ip_address": "10.0.0.1"}, "timestamp": "2026-01-01T00:00:01.5Z"})").ok());
+  ASSERT_TRUE(
+      Decode(
+          R"({"key": "u1", "value": {"user_id": "u1", "ip_address": "10.0.0.1"}, "timestamp": "2026-01-01T00:00:01.5Z"})")
+          .ok());
   EXPECT_TRUE(record_.has_key);
   EXPECT_EQ(record_.key, "u1");
   EXPECT_TRUE(record_.value_is_object);
@@ -48,13 +51,15 @@ TEST_F(RecordDecoderTest, BadRecordsGiveReasons) {
   EXPECT_NE(Decode("{not json").message().find("not valid JSON"), std::string::npos);
   EXPECT_NE(Decode("[1, 2]").message().find("not a JSON object"), std::string::npos);
   EXPECT_NE(Decode(R"({"key": "k"})").message().find("no \"value\""), std::string::npos);
-  EXPECT_NE(Decode(R"({"key": [1], "value": {}})").message().find("key must be"), std::string::npos);
+  EXPECT_NE(Decode(R"({"key": [1], "value": {}})").message().find("key must be"),
+            std::string::npos);
   EXPECT_NE(Decode(R"({"value": 5})").message().find("value must be"), std::string::npos);
   EXPECT_NE(Decode(R"({"value": {}, "timestamp": "yesterday"})").message().find("ISO-8601"),
             std::string::npos);
   EXPECT_NE(Decode("{\"value\": \"\xff\xfe\"}").message().find("UTF-8"), std::string::npos);
-  EXPECT_NE(Decode(R"({"value": {"a": ")" + std::string(2000, 'x') + "\"}}").message().find("exceeds"),
-            std::string::npos);
+  EXPECT_NE(
+      Decode(R"({"value": {"a": ")" + std::string(2000, 'x') + "\"}}").message().find("exceeds"),
+      std::string::npos);
 }
 
 TEST_F(RecordDecoderTest, ExtractsNestedKeyFields) {

@@ -14,8 +14,8 @@ namespace {
 TEST(StateCodecTest, PrimitivesRoundTrip) {
   std::string bytes;
   StateWriter w(&bytes);
-  const int64_t ints[] = {0, 1, -1, 63, -64, std::numeric_limits<int64_t>::max(),
-                          std::numeric_limits<int64_t>::min()};
+  const int64_t ints[] = {
+      0, 1, -1, 63, -64, std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()};
   for (int64_t v : ints) w.WriteInt(v);
   w.WriteFloat(2.5);
   w.WriteString("héllo");
@@ -76,10 +76,10 @@ TEST(StateSchemaTest, DecodesNestedPayloadToJson) {
   w.WriteInt(-7);
   w.WriteVarint(1);
   w.WriteString("a\"b");
-  w.WriteBool(true);   // optional present
-  w.WriteBool(true);   // aware
-  w.WriteInt(3600);    // +01:00
-  w.WriteInt(1500000); // 1.5 s after the epoch, wall clock
+  w.WriteBool(true);    // optional present
+  w.WriteBool(true);    // aware
+  w.WriteInt(3600);     // +01:00
+  w.WriteInt(1500000);  // 1.5 s after the epoch, wall clock
   w.WriteString("x");
   w.WriteFloat(0.5);
   w.WriteVarint(1);
@@ -90,9 +90,8 @@ TEST(StateSchemaTest, DecodesNestedPayloadToJson) {
   w.WriteString("hi");
   std::string json;
   ASSERT_TRUE(schema.PayloadToJson(payload, &json).ok());
-  EXPECT_EQ(json,
-            R"({"n":-7,"tags":["a\"b"],"last":"1970-01-01T00:00:01.500000+01:00",)"
-            R"("pair":["x",0.5],"counts":{"k":[true,false]},"raw":"aGk="})");
+  EXPECT_EQ(json, R"({"n":-7,"tags":["a\"b"],"last":"1970-01-01T00:00:01.500000+01:00",)"
+                  R"("pair":["x",0.5],"counts":{"k":[true,false]},"raw":"aGk="})");
   json.clear();
   EXPECT_FALSE(schema.PayloadToJson(payload.substr(0, payload.size() - 1), &json).ok());
 }

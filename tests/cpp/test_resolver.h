@@ -15,7 +15,8 @@ namespace statefold::testing {
 
 class UniqueIpResolver : public Resolver {
  public:
-  explicit UniqueIpResolver(std::string name = "unique_ips", std::vector<std::string> key_path = {}) {
+  explicit UniqueIpResolver(std::string name = "unique_ips",
+                            std::vector<std::string> key_path = {}) {
     spec_.name = std::move(name);
     spec_.source = "logins";
     spec_.key_path = std::move(key_path);
@@ -48,7 +49,8 @@ class UniqueIpResolver : public Resolver {
       std::string count = std::to_string(state->size());
       output->AddFeature(static_cast<uint32_t>(i), "user", messages[i].key, "id",
                          "\"" + std::string(messages[i].key) + "\"");
-      output->AddFeature(static_cast<uint32_t>(i), "user", messages[i].key, "unique_ip_count", count);
+      output->AddFeature(static_cast<uint32_t>(i), "user", messages[i].key, "unique_ip_count",
+                         count);
     }
     return messages.size();
   }
@@ -80,7 +82,9 @@ class UniqueIpResolver : public Resolver {
     return Status::Ok();
   }
 
-  void ReleaseState(StateHandle state) override { delete static_cast<std::set<std::string>*>(state); }
+  void ReleaseState(StateHandle state) override {
+    delete static_cast<std::set<std::string>*>(state);
+  }
 
   size_t calls = 0;
 
