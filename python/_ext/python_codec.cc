@@ -341,6 +341,44 @@ Status EncodeNode(const PyTypeNode& node, PyObject* value, StateWriter& w, std::
   return Status::InvalidArgument("unknown schema kind");
 }
 
+bool ShallowFits(const PyTypeNode& node, PyObject* value) {
+  switch (node.kind) {
+    case SchemaKind::kBool:
+      return PyBool_Check(value);
+    case SchemaKind::kInt:
+      return PyLong_Check(value);
+    case SchemaKind::kFloat:
+      return PyFloat_Check(value) || (PyLong_Check(value) && !PyBool_Check(value));
+    case SchemaKind::kStr:
+      return PyUnicode_Check(value);
+    case SchemaKind::kBytes:
+      return PyBytes_Check(value) || PyByteArray_Check(value);
+    case SchemaKind::kDatetime:
+      return PyDateTime_Check(value);
+    case SchemaKind::kOptional:
+      return value == Py_None || ShallowFits(node.children[0], value);
+    case SchemaKind::kList:
+      return PyList_Check(value);
+    case SchemaKind::kSet:
+    case SchemaKind::kFrozenSet:
+      return PyAnySet_Check(value);
+    case SchemaKind::kVarTuple:
+      return PyTuple_Check(value);
+    case SchemaKind::kTuple:
+      return PyTuple_Check(value) &&
+             PyTuple_GET_SIZE(value) == static_cast<Py_ssize_t>(node.children.size());
+    case SchemaKind::kDict:
+      return PyDict_Check(value);
+    case SchemaKind::kEnum:
+    case SchemaKind::kRecord: {
+      int is = PyObject_IsInstance(value, node.cls.ptr());
+      if (is < 0) PyErr_Clear();
+      return is == 1;
+    }
+  }
+  return false;
+}
+
 Status Malformed(const PyTypeNode& node) {
   return Status::Corruption("state bytes are malformed while reading " + node.type_name);
 }
@@ -695,6 +733,29 @@ Status PythonCodec::Encode(PyObject* value, std::string* out) const {
   Status status = EncodeNode(root_, value, writer, &path);
   if (status.ok() || path.empty()) return status;
   return Status::InvalidArgument("field " + path + ": " + status.message());
+}
+
+Status PythonCodec::CheckShallow(PyObject* value) const {
+  if (!ShallowFits(root_, value)) return Mismatch(root_, value);
+  if (root_.kind != SchemaKind::kRecord) return Status::Ok();
+  for (size_t i = 0; i < root_.children.size(); ++i) {
+    PyObject* field = PyObject_GetAttr(value, root_.field_names[i].ptr());
+    if (field == nullptr) {
+      PyErr_Clear();
+      return Status::InvalidArgument("field " +
+                                     std::string(PyUnicode_AsUTF8(root_.field_names[i].ptr())) +
+                                     ": the attribute is missing");
+    }
+    bool fits = ShallowFits(root_.children[i], field);
+    Status status =
+        fits ? Status::Ok()
+             : Status::InvalidArgument("field " +
+                                       std::string(PyUnicode_AsUTF8(root_.field_names[i].ptr())) +
+                                       ": " + Mismatch(root_.children[i], field).message());
+    Py_DECREF(field);
+    if (!fits) return status;
+  }
+  return Status::Ok();
 }
 
 Status PythonCodec::Decode(std::string_view payload, nb::object* value) const {

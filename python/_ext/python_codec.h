@@ -38,6 +38,10 @@ class PythonCodec {
   // Appends the payload of `value` to `out`. Fails with InvalidArgument naming the field path
   // and the expected and actual types when `value` does not fit.
   Status Encode(PyObject* value, std::string* out) const;
+  // Checks the top level of a record value: each field's type (a set is a set, an int an int),
+  // without walking into containers. Cheap enough to run after every resolver call; the full
+  // check happens when the state is encoded.
+  Status CheckShallow(PyObject* value) const;
   // Decodes a payload into a new object. Fails with Corruption on malformed bytes.
   Status Decode(std::string_view payload, nb::object* value) const;
 

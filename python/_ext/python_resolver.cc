@@ -89,6 +89,16 @@ size_t PythonResolver::RunBatch(std::span<const Message> messages,
       output->Fail(index, FormatException());
       return i + 1;
     }
+    if (stateful) {
+      Status status = codec_->CheckShallow(static_cast<PyObject*>(states[i]));
+      if (!status.ok()) {
+        Py_DECREF(result);
+        output->Fail(index,
+                     "resolver " + config_.spec.name +
+                         " left the state in a shape its schema cannot store: " + status.message());
+        return i + 1;
+      }
+    }
     if (result != Py_None) {
       Status status = AddOutputs(index, result, output);
       if (!status.ok()) {

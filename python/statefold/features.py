@@ -111,14 +111,8 @@ def _make_feature_class(cls: type, name: Optional[str]) -> type:
             f"feature class {cls.__name__} has no primary key: name a feature `id` or "
             "annotate one with Primary[...]"
         )
-    names = frozenset(declared)
     class_name = cls.__name__
-
-    def __init__(self: Any, **values: Any) -> None:
-        if not names.issuperset(values):
-            unknown = ", ".join(sorted(set(values) - names))
-            raise TypeError(f"{class_name} has no feature(s) {unknown}")
-        self.__dict__.update(values)
+    __init__ = _make_init(class_name, list(declared))
 
     def __repr__(self: Any) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
@@ -144,6 +138,25 @@ def _make_feature_class(cls: type, name: Optional[str]) -> type:
     for feature in declared.values():
         feature.owner = result
     return result
+
+
+_UNSET = object()
+
+
+def _make_init(class_name: str, names: list) -> Any:
+    """`__init__(self, *, id=_UNSET, ...)` storing the given values: keyword-only parameters
+    make a misspelled feature a TypeError, and avoid building a kwargs dict per row."""
+    for name in names:
+        if not name.isidentifier():
+            raise DefinitionError(f"feature {class_name}.{name} is not a valid identifier")
+    params = ", ".join(f"{n}=_UNSET" for n in names)
+    body = "\n".join(f"    if {n} is not _UNSET: d[{n!r}] = {n}" for n in names)
+    source = f"def __init__(self, *, {params}):\n    d = self.__dict__\n{body}\n"
+    scope: Dict[str, Any] = {"_UNSET": _UNSET}
+    exec(source, scope)
+    init = scope["__init__"]
+    init.__qualname__ = f"{class_name}.__init__"
+    return init
 
 
 class FeaturesSpec:

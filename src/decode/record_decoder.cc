@@ -211,6 +211,11 @@ Status RecordDecoder::Decode(std::string_view bytes, DecodedRecord* record) {
       // On-Demand skips a value that is not read.
     }
   }
+  // On-Demand stops after the root object: anything still there is a second document.
+  const char* trailing = nullptr;
+  if (doc.current_location().get(trailing) == simdjson::SUCCESS) {
+    return Status::Corruption("record is not valid JSON (content after the record's object)");
+  }
   if (!has_value) return Status::Corruption("record has no \"value\" field");
   if (record->has_key) record->key = impl_->key_text;
   return Status::Ok();

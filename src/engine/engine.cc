@@ -88,13 +88,18 @@ struct ResolverSlot {
   ResolverOutput output;
 };
 
-struct PendingFeature {
-  uint32_t ns_size;
-  uint32_t entity_size;
+// A feature value waiting for the next checkpoint, and the entity that holds it.
+struct PendingValue {
+  std::string feature;
+  std::string value_json;
   uint64_t order;  // epoch index: a replay never lets an older message overwrite a newer value
   int64_t time_ms;
   int64_t offset;
-  std::string value_json;
+};
+
+struct PendingEntity {
+  uint32_t ns_size;  // the map key is "<namespace>\0<entity id>"
+  std::vector<PendingValue> values;
 };
 
 // A dead letter waiting for the next checkpoint. Dead letters are stored in (source,
@@ -243,9 +248,13 @@ class Engine::Impl {
     uint32_t first = static_cast<uint32_t>(epoch_.size());
     int64_t now_ms = 0;
     for (const RawRecord& record : records) {
-      ++stats_->messages;
       DecodedRecord decoded;
       Status status = decoder_.Decode(record.bytes, &decoded);
+      if (!status.ok() && record.unterminated) {
+        sources_[source_index]->DeferIncomplete(record);  // maybe still being written
+        break;
+      }
+      ++stats_->messages;
       if (!status.ok()) {
         AddRawDeadLetter(source_index, record, status.message());
         continue;
@@ -270,7 +279,7 @@ class Engine::Impl {
       epoch_.push_back(m);
     }
     uint32_t end = static_cast<uint32_t>(epoch_.size());
-    messages_since_checkpoint_ += records.size();
+    messages_since_checkpoint_ += end - first;
     for (ResolverSlot& r : resolvers_) {
       if (r.source_index != source_index) continue;
       STATEFOLD_RETURN_IF_ERROR(RunResolver(r, first, end));
@@ -395,22 +404,35 @@ class Engine::Impl {
 
   void AddPending(std::string_view ns, std::string_view entity, std::string_view feature,
                   std::string_view value_json, const Message& message, uint64_t order) {
-    pending_key_.assign(ns).push_back('\0');
-    pending_key_.append(entity).push_back('\0');
-    pending_key_.append(feature);
-    auto it = pending_.find(std::string_view(pending_key_));
-    if (it == pending_.end()) {
-      it = pending_.emplace(pending_key_, PendingFeature{}).first;
-    } else if (it->second.order > order) {
-      return;  // a replayed older message never overwrites a newer value
+    // The features of one output share an entity: look it up once for all of them.
+    if (last_entity_ == nullptr || last_ns_ != ns || last_entity_id_ != entity) {
+      pending_key_.assign(ns).push_back('\0');
+      pending_key_.append(entity);
+      auto it = pending_.find(std::string_view(pending_key_));
+      if (it == pending_.end()) {
+        it = pending_.emplace(pending_key_, PendingEntity{static_cast<uint32_t>(ns.size()), {}})
+                 .first;
+      }
+      last_entity_ = &it->second;
+      last_ns_.assign(ns);
+      last_entity_id_.assign(entity);
     }
-    PendingFeature& p = it->second;
-    p.ns_size = static_cast<uint32_t>(ns.size());
-    p.entity_size = static_cast<uint32_t>(entity.size());
-    p.order = order;
-    p.time_ms = message.timestamp_ms;
-    p.offset = message.offset;
-    p.value_json.assign(value_json);
+    PendingValue* value = nullptr;
+    for (PendingValue& v : last_entity_->values) {
+      if (v.feature == feature) {
+        if (v.order > order) return;  // a replayed older message never overwrites a newer value
+        value = &v;
+        break;
+      }
+    }
+    if (value == nullptr) {
+      value = &last_entity_->values.emplace_back();
+      value->feature.assign(feature);
+    }
+    value->value_json.assign(value_json);
+    value->order = order;
+    value->time_ms = message.timestamp_ms;
+    value->offset = message.offset;
   }
 
   void MarkDirty(ResolverSlot& r, CacheEntry* entry, const std::string* key) {
@@ -588,6 +610,9 @@ class Engine::Impl {
         batch.PutMeta("schema/" + name, r.spec->state_schema);
         r.schema_pending = false;
       }
+      // Sorted, because RocksDB's memtable inserts keys in order far faster than at random.
+      std::sort(r.dirty.begin(), r.dirty.end(),
+                [](const auto& a, const auto& b) { return *a.first < *b.first; });
       for (auto& [key, entry] : r.dirty) {
         entry->in_dirty_list = false;
         if (!entry->dirty) continue;
@@ -617,18 +642,23 @@ class Engine::Impl {
       }
     }
     std::vector<FeatureWrite> writes;
-    writes.reserve(pending_.size());
-    for (const auto& [key, p] : pending_) {
-      FeatureWrite w;
+    writes.reserve(pending_.size() * 2);
+    for (const auto& [key, entity] : pending_) {
       std::string_view k(key);
-      w.ns = k.substr(0, p.ns_size);
-      w.entity_id = k.substr(p.ns_size + 1, p.entity_size);
-      w.feature = k.substr(p.ns_size + p.entity_size + 2);
-      w.value_json = p.value_json;
-      w.time_ms = p.time_ms;
-      w.offset = p.offset;
-      writes.push_back(w);
+      for (const PendingValue& v : entity.values) {
+        FeatureWrite w;
+        w.ns = k.substr(0, entity.ns_size);
+        w.entity_id = k.substr(entity.ns_size + 1);
+        w.feature = v.feature;
+        w.value_json = v.value_json;
+        w.time_ms = v.time_ms;
+        w.offset = v.offset;
+        writes.push_back(w);
+      }
     }
+    std::sort(writes.begin(), writes.end(), [](const FeatureWrite& a, const FeatureWrite& b) {
+      return std::tie(a.ns, a.entity_id, a.feature) < std::tie(b.ns, b.entity_id, b.feature);
+    });
     STATEFOLD_RETURN_IF_ERROR(online_->Write(writes, &batch));
     std::stable_sort(pending_dead_letters_.begin(), pending_dead_letters_.end());
     for (const PendingDeadLetter& dead : pending_dead_letters_) {
@@ -644,6 +674,7 @@ class Engine::Impl {
       for (const FeatureWrite& w : writes) options_.on_committed_feature(w);
     }
     pending_.clear();
+    last_entity_ = nullptr;
     pending_dead_letters_.clear();
     epoch_.clear();
     epoch_bytes_.clear();
@@ -685,7 +716,10 @@ class Engine::Impl {
 
   std::vector<EpochMessage> epoch_;
   std::string epoch_bytes_;
-  std::unordered_map<std::string, PendingFeature, StringHash, std::equal_to<>> pending_;
+  std::unordered_map<std::string, PendingEntity, StringHash, std::equal_to<>> pending_;
+  PendingEntity* last_entity_ = nullptr;  // the entity of the previous AddPending
+  std::string last_ns_;
+  std::string last_entity_id_;
   std::vector<PendingDeadLetter> pending_dead_letters_;
   uint64_t next_dead_letter_ = 0;
   uint64_t epoch_number_ = 1;

@@ -102,12 +102,25 @@ Status FileSource::Poll(size_t max_records, std::vector<RawRecord>* batch) {
       }
     }
     if (!blank) {
-      batch->push_back(RawRecord{std::string_view(data + begin_, length), 0, next_offset_});
+      bool unterminated = newline == nullptr;
+      if (unterminated) {
+        if (deferred_tail_) break;
+        tail_begin_ = begin_;
+      }
+      batch->push_back(
+          RawRecord{std::string_view(data + begin_, length), 0, next_offset_, unterminated});
     }
     ++next_offset_;
     begin_ = next_begin;
   }
   return Status::Ok();
+}
+
+void FileSource::DeferIncomplete(const RawRecord& record) {
+  if (!record.unterminated) return;
+  begin_ = tail_begin_;
+  next_offset_ = record.offset;
+  deferred_tail_ = true;
 }
 
 std::vector<SourcePosition> FileSource::Positions() const {

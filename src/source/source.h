@@ -17,6 +17,7 @@ struct RawRecord {
   std::string_view bytes;  // for the file source: one JSON Lines line, followed by readable padding
   int32_t partition = 0;
   int64_t offset = 0;
+  bool unterminated = false;  // the last line of a file, without its newline (yet)
 };
 
 // A resumable position in one partition: the next offset to read and, for files, its byte
@@ -41,6 +42,10 @@ class Source {
   // AtEnd() true means the input is exhausted.
   virtual Status Poll(size_t max_records, std::vector<RawRecord>* batch) = 0;
   virtual bool AtEnd() const = 0;
+
+  // Called for an unterminated record that does not decode: it may still be being written,
+  // so the source stops before it and delivers it again in a later run.
+  virtual void DeferIncomplete(const RawRecord& record) { (void)record; }
 
   // The position after the last record returned by Poll.
   virtual std::vector<SourcePosition> Positions() const = 0;

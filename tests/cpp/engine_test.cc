@@ -163,6 +163,27 @@ TEST_F(EngineTest, BadRecordsAreDeadLetteredAndProcessingGoesOn) {
   EXPECT_NE(reason_at(5).find("UTF-8"), std::string::npos) << reason_at(5);
 }
 
+TEST_F(EngineTest, HalfWrittenLastLineWaitsForTheNextRun) {
+  std::string second = Login("u1", "b");
+  {
+    std::ofstream out(input_);
+    out << Login("u1", "a") << "\n" << second.substr(0, 20);
+  }
+  testing::UniqueIpResolver first;
+  RunStats stats = RunOnce(&first);
+  EXPECT_EQ(stats.messages, 1u);
+  EXPECT_EQ(stats.dead_letters, 0u);
+  {
+    std::ofstream out(input_, std::ios::app);
+    out << second.substr(20) << "\n" << Login("u1", "c");  // the last line has no newline
+  }
+  testing::UniqueIpResolver rest;
+  stats = RunOnce(&rest);
+  EXPECT_EQ(stats.messages, 2u);
+  EXPECT_EQ(stats.dead_letters, 0u);
+  EXPECT_EQ(StateJson("unique_ips", "u1"), R"({"unique_ips":["a","b","c"]})");
+}
+
 TEST_F(EngineTest, KeysFromAMessageField) {
   Append({R"({"value": {"user": {"id": "u9"}, "ip": "a"}})",
           R"({"key": "ignored", "value": {"user": {"id": "u9"}, "ip": "b"}})",

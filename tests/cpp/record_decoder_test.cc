@@ -48,6 +48,9 @@ TEST_F(RecordDecoderTest, StringPayloadIsUnescaped) {
 }
 
 TEST_F(RecordDecoderTest, BadRecordsGiveReasons) {
+  EXPECT_NE(Decode(R"({"value": {}} })").message().find("not valid JSON"), std::string::npos);
+  EXPECT_NE(Decode(R"({"value": {}} {"value": {}})").message().find("not valid JSON"),
+            std::string::npos);
   EXPECT_NE(Decode("{not json").message().find("not valid JSON"), std::string::npos);
   EXPECT_NE(Decode("[1, 2]").message().find("not a JSON object"), std::string::npos);
   EXPECT_NE(Decode(R"({"key": "k"})").message().find("no \"value\""), std::string::npos);

@@ -761,6 +761,52 @@ def test_state_not_fitting_schema_detected_even_if_later_message_repairs_it(make
     assert (u1.unique_ips, u1.history) == ({"reset:r"}, ["reset:r"])
 
 
+@dataclass
+class TypedState:
+    count: int = 0
+    names: List[str] = field(default_factory=list)
+
+
+class ValueEvent(BaseModel):
+    mode: str
+
+
+@stream(source=SOURCE)
+def assigns_bad_values(event: ValueEvent, state: State[TypedState]) -> None:
+    if event.mode == "ok":
+        state.count += 1
+        state.names.append(f"n{state.count}")
+    elif event.mode == "huge":
+        state.count = 2 ** 70
+    elif event.mode == "str":
+        state.count = "3"
+    elif event.mode == "none":
+        state.count = None
+    elif event.mode == "float":
+        state.count = 1.5
+    elif event.mode == "nested":
+        state.names.append(5)
+    elif event.mode == "tuple":
+        state.names = ("a", "b")
+
+
+@pytest.mark.parametrize("mode, path", [
+    ("huge", "count"), ("str", "count"), ("none", "count"), ("float", "count"),
+    ("nested", "names[1]"), ("tuple", "names"),
+])
+def test_state_not_fitting_schema_values(make_tester, mode, path):
+    tester = make_tester(assigns_bad_values)
+    tester.send({"mode": "ok"}, key="k")
+    tester.send({"mode": mode}, key="k")
+    (dead,) = tester.dead_letters()
+    assert dead["offset"] == 1
+    assert dead["resolver"] == "assigns_bad_values"
+    assert f"field {path}:" in dead["error"], dead["error"]
+    assert tester.state(assigns_bad_values, "k") == TypedState(count=1, names=["n1"])
+    tester.send({"mode": "ok"}, key="k")
+    assert tester.state(assigns_bad_values, "k") == TypedState(count=2, names=["n1", "n2"])
+
+
 # =============================================================================================
 # Bad input is dead-lettered and never stops the engine
 # =============================================================================================
@@ -781,7 +827,10 @@ BAD_INPUTS = {
     # name: (raw line, text the dead letter's error must contain)
     "malformed_json": ('{"key": "u1", "value": {"user_id": "u1", "ip_address": ', "not valid JSON"),
     "not_an_object": ("this is not json", "record is not"),
-    "trailing_garbage": ('{"key": "u1", "value": {"user_id": "u1", "ip_address": "z"}} }', "not valid JSON"),
+    "trailing_text": ('{"key": "u1", "value": {"user_id": "u1", "ip_address": "z"}} trailing', "not valid JSON"),
+    "trailing_brace": ('{"key": "u1", "value": {"user_id": "u1", "ip_address": "z"}} }', "not valid JSON"),
+    "two_records_on_one_line": ('{"key": "u1", "value": {"user_id": "u1", "ip_address": "y"}} '
+                                '{"key": "u2", "value": {"user_id": "u2", "ip_address": "z"}}', "not valid JSON"),
     "missing_field": ('{"key": "u1", "value": {"user_id": "u1"}}', "ip_address"),
     "wrong_type": ('{"key": "u1", "value": {"user_id": "u1", "ip_address": 5}}', "ip_address"),
     "value_not_json": ('{"key": "u1", "value": "not json at all"}', "does not decode into the event type"),
@@ -1024,6 +1073,30 @@ def test_durability_across_cli_runs(tmp_path, statefold_cli):
     assert two_runs.dead_letters() == [] == one_run.dead_letters()
 
 
+def test_durability_partially_written_last_line_is_not_lost(tmp_path, statefold_cli):
+    """A run that sees the file while a producer is in the middle of appending a line must
+    not consume (and lose) that half line: the next run over the completed file gives the
+    result of one run over the whole file."""
+    lines = _login_lines(12, users=3, seed=2)
+    growing = tmp_path / "growing.jsonl"
+    cut = len(lines[8]) // 2
+    growing.write_text("".join(line + "\n" for line in lines[:8]) + lines[8][:cut])
+    statefold_cli("run", LOGIN_DEFS, "--input", growing, "--state-dir", tmp_path / "two-runs", check=True)
+    with growing.open("a") as f:
+        f.write(lines[8][cut:] + "\n" + "".join(line + "\n" for line in lines[9:]))
+    statefold_cli("run", LOGIN_DEFS, "--input", growing, "--state-dir", tmp_path / "two-runs", check=True)
+    whole = tmp_path / "whole.jsonl"
+    whole.write_text("".join(line + "\n" for line in lines))
+    statefold_cli("run", LOGIN_DEFS, "--input", whole, "--state-dir", tmp_path / "one-run", check=True)
+
+    two_runs, one_run = Client(str(tmp_path / "two-runs")), Client(str(tmp_path / "one-run"))
+    assert two_runs.dead_letters() == []
+    for user in sorted({json.loads(line)["key"] for line in lines}):
+        assert sorted(two_runs.state("track_unique_ips", user)["unique_ips"]) == \
+            sorted(one_run.state("track_unique_ips", user)["unique_ips"]), user
+        assert two_runs.get_with_times("user", user) == one_run.get_with_times("user", user), user
+
+
 def test_durability_across_tester_runs_equals_one_run(make_tester):
     (resolver,) = load_definitions(str(LOGIN_DEFS))
     records = [json.loads(line) for line in _login_lines(80, users=6, seed=9)]
@@ -1118,9 +1191,11 @@ def test_cli_dead_letters_prints_json_lines(login_state_dir, statefold_cli):
 
 def test_cli_run_after_reset_starts_from_initial_state(tmp_path, login_state_dir, statefold_cli):
     statefold_cli("state", "reset", "track_unique_ips", "--state-dir", login_state_dir, check=True)
-    more = tmp_path / "more.jsonl"
-    more.write_text(json.dumps(login("u1", "10.9.9.9", timestamp=9_000)) + "\n")
-    statefold_cli("run", LOGIN_DEFS, "--input", more, "--state-dir", login_state_dir, check=True)
+    path = tmp_path / "logins.jsonl"  # the fixture's input; the source resumes after its end
+    with path.open("a") as f:
+        f.write(json.dumps(login("u1", "10.9.9.9", timestamp=9_000)) + "\n")
+    result = statefold_cli("run", LOGIN_DEFS, "--input", path, "--state-dir", login_state_dir, check=True)
+    assert result.stdout.startswith("done: 1 messages, 1 keys, 1 outputs, 0 dead letters in "), result.stdout
     state = json.loads(statefold_cli("state", "get", "track_unique_ips", "u1", "--state-dir", login_state_dir,
                                      check=True).stdout)
     assert state == {"unique_ips": ["10.9.9.9"]}

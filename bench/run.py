@@ -1,0 +1,98 @@
+"""statefold benchmark: the reference's login example over N messages and K skewed keys.
+
+    .venv/bin/python bench/run.py [--messages 1000000] [--keys 100000]
+
+Runs, over the same generated file:
+  statefold        `statefold run` with durable RocksDB state (the product)
+  python-loop      a plain Python loop: json.loads, pydantic validation, a dict of state
+                   objects and the same resolver function; nothing durable (the floor that
+                   any Python-hosted engine pays for the user's code)
+and prints messages/s, peak RSS, and each row's ratio to statefold. Each row runs in its own
+process, pinned to one core with taskset when available.
+"""
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
+DEFS = os.path.join(ROOT, "examples", "login", "defs.py")
+
+PYTHON_LOOP = r'''
+import json, sys, time
+sys.path.insert(0, sys.argv[2])
+import importlib.util
+spec = importlib.util.spec_from_file_location("defs", sys.argv[3]); defs = importlib.util.module_from_spec(spec); spec.loader.exec_module(defs)
+fn = defs.track_unique_ips.function
+validate = defs.LoginEvent.model_validate
+states, outputs = {}, 0
+start = time.perf_counter()
+with open(sys.argv[1], "rb") as f:
+    for line in f:
+        record = json.loads(line)
+        event = validate(record["value"])
+        key = record["key"]
+        state = states.get(key)
+        if state is None:
+            state = states[key] = defs.LoginState(unique_ips=set())
+        if fn(event, state) is not None:
+            outputs += 1
+print(time.perf_counter() - start)
+'''
+
+
+def pinned(command):
+    return (["taskset", "-c", "1"] + command) if shutil.which("taskset") else command
+
+
+def measure(name, command):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    result = subprocess.run(pinned(command), capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(f"{name} failed:\n{result.stdout}\n{result.stderr}")
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return result.stdout, wall, peak_kib if peak_kib > before else None
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--messages", type=int, default=1_000_000)
+    p.add_argument("--keys", type=int, default=100_000)
+    p.add_argument("--work-dir", default=os.path.join(ROOT, "bench", "out"))
+    args = p.parse_args()
+    os.makedirs(args.work_dir, exist_ok=True)
+    events = os.path.join(args.work_dir, f"logins-{args.messages}-{args.keys}.jsonl")
+    if not os.path.exists(events):
+        subprocess.run([PYTHON, os.path.join(ROOT, "bench", "generate_events.py"), "--messages",
+                        str(args.messages), "--keys", str(args.keys), "--out", events], check=True)
+
+    rows = []
+    state_dir = os.path.join(args.work_dir, "state")
+    shutil.rmtree(state_dir, ignore_errors=True)
+    out, wall, rss = measure("statefold", [os.path.join(ROOT, ".venv", "bin", "statefold"), "run", DEFS,
+                                           "--input", events, "--state-dir", state_dir])
+    # "done: N messages, ... in S s (R messages/s)": the engine's own timing, without start-up.
+    engine_seconds = float(out.split(" in ")[1].split(" s ")[0])
+    rows.append(("statefold (durable, RocksDB)", engine_seconds, wall, rss))
+
+    out, wall, rss = measure("python-loop", [PYTHON, "-c", PYTHON_LOOP, events, os.path.join(ROOT, "python"), DEFS])
+    rows.append(("python-loop (in memory, not durable)", float(out.strip()), wall, rss))
+
+    base = args.messages / rows[0][1]
+    print(f"{args.messages:,} messages, {args.keys:,} keys (Zipf 1.1), one core")
+    print(f"{'runner':40} {'msg/s':>12} {'seconds':>8} {'wall s':>7} {'peak RSS':>10} {'vs statefold':>13}")
+    for name, seconds, wall, rss in rows:
+        rate = args.messages / seconds
+        rss_text = f"{rss / 1024:.0f} MiB" if rss else "n/a"
+        print(f"{name:40} {rate:12,.0f} {seconds:8.2f} {wall:7.2f} {rss_text:>10} {rate / base:12.2f}x")
+
+
+if __name__ == "__main__":
+    main()
