@@ -50,15 +50,22 @@ def pinned(command):
     return (["taskset", "-c", "1"] + command) if shutil.which("taskset") else command
 
 
+# Runs a command and prints its peak RSS (KiB) on stderr's last line: each row gets its own
+# measuring process, since RUSAGE_CHILDREN keeps the maximum over all children.
+PEAK_RSS = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r.returncode)"
+)
+
+
 def measure(name, command):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    result = subprocess.run(pinned(command), capture_output=True, text=True)
+    result = subprocess.run(pinned([sys.executable, "-c", PEAK_RSS] + command), capture_output=True, text=True)
     wall = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(f"{name} failed:\n{result.stdout}\n{result.stderr}")
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return result.stdout, wall, peak_kib if peak_kib > before else None
+    peak_kib = int(result.stderr.strip().splitlines()[-1])
+    return result.stdout, wall, peak_kib
 
 
 def main():
@@ -90,7 +97,7 @@ def main():
     print(f"{'runner':40} {'msg/s':>12} {'seconds':>8} {'wall s':>7} {'peak RSS':>10} {'vs statefold':>13}")
     for name, seconds, wall, rss in rows:
         rate = args.messages / seconds
-        rss_text = f"{rss / 1024:.0f} MiB" if rss else "n/a"
+        rss_text = f"{rss / 1024:.0f} MiB"
         print(f"{name:40} {rate:12,.0f} {seconds:8.2f} {wall:7.2f} {rss_text:>10} {rate / base:12.2f}x")
 
 

@@ -82,6 +82,13 @@ void BuildNode(nb::handle description, PyTypeNode* node) {
                      : flavor == "pydantic1" ? RecordFlavor::kPydanticV1
                                              : RecordFlavor::kDataclass;
       node->type_name = nb::cast<std::string>(node->cls.attr("__name__"));
+      if (node->flavor == RecordFlavor::kPydanticV2) {
+        nb::object private_attributes =
+            nb::getattr(node->cls, "__private_attributes__", nb::none());
+        nb::object post_init = nb::getattr(node->cls, "__pydantic_post_init__", nb::none());
+        node->plain_pydantic = (private_attributes.is_none() || nb::len(private_attributes) == 0) &&
+                               post_init.is_none();
+      }
       for (nb::handle field : nb::borrow<nb::list>(t[3])) {
         nb::tuple f = nb::borrow<nb::tuple>(field);
         PyObject* name = f[0].ptr();
@@ -580,7 +587,30 @@ Status DecodeNode(const PyTypeNode& node, StateReader& r, PyObject** out) {
         Py_DECREF(field);
       }
       PyObject* result = nullptr;
-      if (node.flavor == RecordFlavor::kDataclass) {
+      if (node.plain_pydantic) {
+        // What model_construct does for a model given every field, without its Python-level
+        // overhead: the instance's __dict__ is the field values, all of them "set".
+        PyTypeObject* type = reinterpret_cast<PyTypeObject*>(node.cls.ptr());
+        PyObject* empty = PyTuple_New(0);
+        result = PyBaseObject_Type.tp_new(type, empty, nullptr);
+        Py_DECREF(empty);
+        static PyObject* dict_name = PyUnicode_InternFromString("__dict__");
+        static PyObject* fields_set_name = PyUnicode_InternFromString("__pydantic_fields_set__");
+        static PyObject* extra_name = PyUnicode_InternFromString("__pydantic_extra__");
+        static PyObject* private_name = PyUnicode_InternFromString("__pydantic_private__");
+        PyObject* fields_set = result != nullptr ? PySet_New(nullptr) : nullptr;
+        for (const nb::object& name : node.field_names) {
+          if (fields_set != nullptr) PySet_Add(fields_set, name.ptr());
+        }
+        if (result == nullptr || fields_set == nullptr ||
+            PyObject_GenericSetAttr(result, dict_name, kwargs) < 0 ||
+            PyObject_GenericSetAttr(result, fields_set_name, fields_set) < 0 ||
+            PyObject_GenericSetAttr(result, extra_name, Py_None) < 0 ||
+            PyObject_GenericSetAttr(result, private_name, Py_None) < 0) {
+          Py_CLEAR(result);
+        }
+        Py_XDECREF(fields_set);
+      } else if (node.flavor == RecordFlavor::kDataclass) {
         // Fields are restored as stored, without running __init__ or __post_init__ again.
         PyTypeObject* type = reinterpret_cast<PyTypeObject*>(node.cls.ptr());
         PyObject* empty = PyTuple_New(0);

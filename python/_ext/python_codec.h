@@ -24,6 +24,7 @@ struct PyTypeNode {
   SchemaKind kind = SchemaKind::kInt;
   nb::object cls;  // record or enum class
   RecordFlavor flavor = RecordFlavor::kDataclass;
+  bool plain_pydantic = false;          // v2 model without private attributes or post-init hook
   std::vector<nb::object> field_names;  // interned str
   std::vector<PyTypeNode> children;
   SchemaKind enum_value_kind = SchemaKind::kStr;

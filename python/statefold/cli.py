@@ -93,9 +93,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--source", action="append", default=[], metavar="NAME=PATH",
                    help="bind a named source to a file (repeatable)")
     r.add_argument("--batch-size", type=int, default=1024)
-    r.add_argument("--checkpoint-messages", type=int, default=250000,
+    r.add_argument("--checkpoint-messages", type=int, default=500000,
                    help="checkpoint at least every N messages")
-    r.add_argument("--checkpoint-ms", type=int, default=2000, help="checkpoint at least every T ms")
+    r.add_argument("--checkpoint-ms", type=int, default=5000, help="checkpoint at least every T ms")
     r.add_argument("--sync", action="store_true", help="fsync each checkpoint (power-loss safety)")
     r.set_defaults(func=cmd_run)
 
