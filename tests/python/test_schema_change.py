@@ -1,0 +1,45 @@
+"""A resolver whose state schema changed under stored state stops with an error that says how
+to go on, instead of misreading the stored bytes."""
+
+import dataclasses
+from typing import Set
+
+import pytest
+
+from statefold import FileSource, State, StatefoldError, stream
+from statefold.testing import StreamTester
+
+SOURCE = FileSource(name="events")
+
+
+@dataclasses.dataclass
+class Before:
+    seen: Set[str] = dataclasses.field(default_factory=set)
+
+
+@dataclasses.dataclass
+class After:
+    seen: Set[str] = dataclasses.field(default_factory=set)
+    total: int = 0
+
+
+@stream(source=SOURCE, name="tracker")
+def track_before(event: dict, state: State[Before]) -> None:
+    state.seen.add(event["x"])
+
+
+@stream(source=SOURCE, name="tracker")
+def track_after(event: dict, state: State[After]) -> None:
+    state.seen.add(event["x"])
+    state.total += 1
+
+
+def test_schema_change_with_stored_state_is_an_error_naming_reset(tmp_path):
+    StreamTester(track_before, state_dir=str(tmp_path)).send({"x": "a"}, key="k")
+    changed = StreamTester(track_after, state_dir=str(tmp_path))
+    with pytest.raises(StatefoldError, match=r"state schema of resolver tracker changed.*statefold state reset tracker"):
+        changed.send({"x": "b"}, key="k")
+    changed.client.reset_state("tracker")
+    # The refused run committed nothing, so "b" is processed now, on a fresh state.
+    changed.send({"x": "c"}, key="k")
+    assert changed.state(track_after, "k") == After(seen={"b", "c"}, total=2)
