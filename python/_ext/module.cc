@@ -163,6 +163,9 @@ NB_MODULE(_ext, m) {
   using namespace statefold;
   using namespace statefold::python;
   InitPythonCodec();
+  // Resolver definitions (and the codecs they hold) live in user modules until interpreter
+  // shutdown, after nanobind's leak check: its warnings would be noise on every exit.
+  nb::set_leak_warnings(false);
 
   m.def("set_error_classes", [](nb::object error, nb::object not_found) {
     g_error_class = error;
