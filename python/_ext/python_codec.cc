@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "state/state_codec.h"
+#include "util/civil_time.h"
 
 namespace statefold::python {
 namespace {
@@ -133,27 +134,6 @@ std::string PythonErrorText() {
   Py_XDECREF(value);
   Py_XDECREF(traceback);
   return text;
-}
-
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void CivilFromDays(int64_t z, int* year, int* month, int* day) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  *month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  *year = static_cast<int>(static_cast<int64_t>(yoe) + era * 400 + (*month <= 2));
 }
 
 Status EncodeNode(const PyTypeNode& node, PyObject* value, StateWriter& w, std::string* path);
@@ -430,12 +410,11 @@ Status DecodeNode(const PyTypeNode& node, StateReader& r, PyObject** out) {
       if (!r.ReadBool(&aware) || (aware && !r.ReadInt(&offset)) || !r.ReadInt(&micros)) {
         return Malformed(node);
       }
-      int64_t seconds = micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
-      int64_t fraction = micros - seconds * 1000000;
-      int64_t days = seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
-      int64_t rem = seconds - days * 86400;
-      int year, month, day;
-      CivilFromDays(days, &year, &month, &day);
+      int64_t days, micros_of_day;
+      SplitMicros(micros, &days, &micros_of_day);
+      const CivilDate date = CivilFromDays(days);
+      const int64_t rem = micros_of_day / 1000000;
+      const int64_t fraction = micros_of_day % 1000000;
       PyObject* tz = Py_None;
       PyObject* owned_tz = nullptr;
       if (aware) {
@@ -451,8 +430,9 @@ Status DecodeNode(const PyTypeNode& node, StateReader& r, PyObject** out) {
         }
       }
       *out = PyDateTimeAPI->DateTime_FromDateAndTime(
-          year, month, day, static_cast<int>(rem / 3600), static_cast<int>(rem / 60 % 60),
-          static_cast<int>(rem % 60), static_cast<int>(fraction), tz, PyDateTimeAPI->DateTimeType);
+          static_cast<int>(date.year), static_cast<int>(date.month), static_cast<int>(date.day),
+          static_cast<int>(rem / 3600), static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60),
+          static_cast<int>(fraction), tz, PyDateTimeAPI->DateTimeType);
       Py_XDECREF(owned_tz);
       break;
     }

@@ -7,6 +7,8 @@
 
 #include <charconv>
 
+#include "util/civil_time.h"
+
 namespace statefold {
 namespace {
 
@@ -21,16 +23,6 @@ bool ParseDigits(std::string_view text, size_t pos, size_t count, int* out) {
   }
   *out = value;
   return true;
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
 Status InvalidJson(simdjson::error_code error) {

@@ -244,6 +244,18 @@ class Engine::Impl {
     return std::string_view(epoch_bytes_).substr(begin, size);
   }
 
+  // The message of an epoch entry as its resolver sees it (views into the epoch arena).
+  Message MessageAt(const KeyRef& ref) const {
+    const EpochMessage& m = epoch_[ref.epoch_index];
+    Message message;
+    message.key = Bytes(ref.key_begin, ref.key_size);
+    message.value = Bytes(m.value_begin, m.value_size);
+    message.timestamp_ms = m.timestamp_ms;
+    message.offset = m.offset;
+    message.partition = m.partition;
+    return message;
+  }
+
   Status ProcessBatch(uint32_t source_index, const std::vector<RawRecord>& records) {
     uint32_t first = static_cast<uint32_t>(epoch_.size());
     int64_t now_ms = 0;
@@ -322,13 +334,7 @@ class Engine::Impl {
     r.entry_keys.clear();
     r.epoch_indexes.clear();
     for (const KeyRef& ref : r.batch_keys) {
-      const EpochMessage& m = epoch_[ref.epoch_index];
-      Message message;
-      message.key = Bytes(ref.key_begin, ref.key_size);
-      message.value = Bytes(m.value_begin, m.value_size);
-      message.timestamp_ms = m.timestamp_ms;
-      message.offset = m.offset;
-      message.partition = m.partition;
+      Message message = MessageAt(ref);
       r.messages.push_back(message);
       r.epoch_indexes.push_back(ref.epoch_index);
       if (spec.stateful) {
@@ -502,14 +508,7 @@ class Engine::Impl {
       for (const KeyRef& ref : r.epoch_keys) {
         if (ref.epoch_index >= limit) break;
         if (Bytes(ref.key_begin, ref.key_size) != key || r.dead.count(ref.epoch_index)) continue;
-        const EpochMessage& m = epoch_[ref.epoch_index];
-        Message message;
-        message.key = Bytes(ref.key_begin, ref.key_size);
-        message.value = Bytes(m.value_begin, m.value_size);
-        message.timestamp_ms = m.timestamp_ms;
-        message.offset = m.offset;
-        message.partition = m.partition;
-        replay.push_back(message);
+        replay.push_back(MessageAt(ref));
         replay_indexes.push_back(ref.epoch_index);
       }
       bool restart = false;

@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "state/state_codec.h"
+#include "util/civil_time.h"
 
 namespace statefold {
 namespace {
@@ -129,20 +130,13 @@ void AppendBase64(std::string_view bytes, std::string* out) {
 }
 
 void AppendIsoDatetime(int64_t micros, bool aware, int64_t offset_seconds, std::string* out) {
-  int64_t seconds = micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
-  int64_t fraction = micros - seconds * 1000000;
-  int64_t days = seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
-  int64_t rem = seconds - days * 86400;
-  // civil_from_days (Howard Hinnant).
-  days += 719468;
-  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(days - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
+  int64_t days, micros_of_day;
+  SplitMicros(micros, &days, &micros_of_day);
+  const CivilDate date = CivilFromDays(days);
+  const int64_t rem = micros_of_day / 1000000;
+  const int64_t fraction = micros_of_day % 1000000;
+  const long long y = date.year;
+  const unsigned m = date.month, d = date.day;
   char buffer[64];
   int n = std::snprintf(buffer, sizeof buffer, "\"%04lld-%02u-%02uT%02lld:%02lld:%02lld",
                         static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
