@@ -2,7 +2,8 @@
 
 Builds two extension modules with identical functions (call_cost_nb.cc,
 call_cost_pb.cc) into build-binding/ and times, in ns per call:
-  noop(x)               Python -> C++, one object argument, returns None
+  noop(x)               Python -> C++, one object argument (an int: nanobind
+                        refuses None for nb::object without .none()), returns None
   add(a, b)             Python -> C++, two ints converted to int64 and back
   call_n(fn, n)         C++ -> Python, fn(i) through the binding's object call
   call_n_vectorcall     C++ -> Python, fn(i) through raw PyObject_Vectorcall
@@ -33,9 +34,9 @@ def build():
     subprocess.run(["cmake", "--build", BUILD], check=True)
 
 
-def best_ns(stmt, calls_per_run):
-    """Best of REPEATS runs, in ns per call."""
-    return min(timeit.repeat(stmt, number=1, repeat=REPEATS)) / calls_per_run * 1e9
+def per_call_ns(stmt, number, env=None):
+    """Best of REPEATS runs of CALLS calls in all, in ns per call."""
+    return min(timeit.repeat(stmt, number=number, repeat=REPEATS, globals=env)) / CALLS * 1e9
 
 
 def measure(module):
@@ -44,12 +45,12 @@ def measure(module):
     module.call_n(seen.append, 3)
     module.call_n_vectorcall(seen.append, 2)
     assert module.add(2, 3) == 5 and module.noop(1) is None and seen == [0, 1, 2, 0, 1]
-    noop, add = module.noop, module.add
+    env = {"noop": module.noop, "add": module.add}
     return {
-        "noop(x)": best_ns(lambda: timeit.timeit("noop(None)", number=CALLS, globals=locals()), CALLS),
-        "add(a, b)": best_ns(lambda: timeit.timeit("add(1, 2)", number=CALLS, globals=locals()), CALLS),
-        "call_n(fn, n)": best_ns(lambda: module.call_n(fn, CALLS), CALLS),
-        "call_n_vectorcall(fn, n)": best_ns(lambda: module.call_n_vectorcall(fn, CALLS), CALLS),
+        "noop(x)": per_call_ns("noop(0)", CALLS, env),
+        "add(a, b)": per_call_ns("add(1, 2)", CALLS, env),
+        "call_n(fn, n)": per_call_ns(lambda: module.call_n(fn, CALLS), 1),
+        "call_n_vectorcall(fn, n)": per_call_ns(lambda: module.call_n_vectorcall(fn, CALLS), 1),
     }
 
 
@@ -62,7 +63,7 @@ def report():
 
     nb, pb = measure(call_cost_nb), measure(call_cost_pb)
     fn = lambda i: None  # noqa: E731
-    python_call = best_ns(lambda: timeit.timeit("fn(0)", number=CALLS, globals=locals()), CALLS)
+    python_call = per_call_ns("fn(0)", CALLS, {"fn": fn})
 
     print(f"Python {sys.version.split()[0]}, nanobind {nanobind.__version__}, "
           f"pybind11 {pybind11.__version__}; {CALLS:,} calls, best of {REPEATS}; "

@@ -448,7 +448,7 @@ Status DecodeNode(const PyTypeNode& node, StateReader& r, PyObject** out) {
     }
     case SchemaKind::kList:
     case SchemaKind::kVarTuple: {
-      uint64_t count;
+      uint64_t count = 0;
       if (!r.ReadCount(&count)) return Malformed(node);
       bool list = node.kind == SchemaKind::kList;
       PyObject* result = list ? PyList_New(static_cast<Py_ssize_t>(count))
@@ -473,7 +473,7 @@ Status DecodeNode(const PyTypeNode& node, StateReader& r, PyObject** out) {
     }
     case SchemaKind::kSet:
     case SchemaKind::kFrozenSet: {
-      uint64_t count;
+      uint64_t count = 0;
       if (!r.ReadCount(&count)) return Malformed(node);
       PyObject* result =
           node.kind == SchemaKind::kSet ? PySet_New(nullptr) : PyFrozenSet_New(nullptr);
@@ -507,7 +507,7 @@ Status DecodeNode(const PyTypeNode& node, StateReader& r, PyObject** out) {
       return Status::Ok();
     }
     case SchemaKind::kDict: {
-      uint64_t count;
+      uint64_t count = 0;
       if (!r.ReadCount(&count)) return Malformed(node);
       PyObject* result = PyDict_New();
       if (result == nullptr) return Status::Corruption(PythonErrorText());
@@ -550,7 +550,7 @@ Status DecodeNode(const PyTypeNode& node, StateReader& r, PyObject** out) {
       return Status::Ok();
     }
     case SchemaKind::kRecord: {
-      uint64_t count;
+      uint64_t count = 0;
       if (!r.ReadCount(&count) || count != node.children.size()) {
         return Status::Corruption("stored " + node.type_name + " has " + std::to_string(count) +
                                   " fields, its schema " + std::to_string(node.children.size()));

@@ -34,12 +34,18 @@ struct StringHash {
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
+struct PendingEntity;
+
 struct CacheEntry {
   StateHandle state = nullptr;
   bool dirty = false;  // changed since the last checkpoint
   bool in_dirty_list = false;
   bool committed = false;  // the store holds a state for this key
   uint64_t last_used_epoch = 0;
+  // The pending outputs of the entity this key last wrote, valid in epoch `pending_epoch`:
+  // outputs usually go to the key's own entity, and this saves a hash lookup per message.
+  PendingEntity* pending = nullptr;
+  uint64_t pending_epoch = 0;
 };
 
 using StateCache = std::unordered_map<std::string, CacheEntry, StringHash, std::equal_to<>>;
@@ -99,7 +105,14 @@ struct PendingValue {
 
 struct PendingEntity {
   uint32_t ns_size;  // the map key is "<namespace>\0<entity id>"
+  const std::string* key = nullptr;
   std::vector<PendingValue> values;
+
+  bool Is(std::string_view ns, std::string_view entity) const {
+    return ns.size() == ns_size && key->size() == ns.size() + 1 + entity.size() &&
+           std::string_view(*key).substr(0, ns_size) == ns &&
+           std::string_view(*key).substr(ns_size + 1) == entity;
+  }
 };
 
 // A dead letter waiting for the next checkpoint. Dead letters are stored in (source,
@@ -404,24 +417,38 @@ class Engine::Impl {
       }
       AddPending(out.View(w.namespace_begin, w.namespace_size),
                  out.View(w.entity_begin, w.entity_size), out.View(w.feature_begin, w.feature_size),
-                 out.View(w.value_begin, w.value_size), r.messages[j], r.epoch_indexes[j]);
+                 out.View(w.value_begin, w.value_size), r.messages[j], r.epoch_indexes[j],
+                 r.entries[j]);
     }
   }
 
+  // Records a feature value for the next checkpoint. `entry` is the state of the message's
+  // key (nullptr for stateless resolvers), used as a hint to find the entity.
   void AddPending(std::string_view ns, std::string_view entity, std::string_view feature,
-                  std::string_view value_json, const Message& message, uint64_t order) {
+                  std::string_view value_json, const Message& message, uint64_t order,
+                  CacheEntry* entry) {
     // The features of one output share an entity: look it up once for all of them.
-    if (last_entity_ == nullptr || last_ns_ != ns || last_entity_id_ != entity) {
-      pending_key_.assign(ns).push_back('\0');
-      pending_key_.append(entity);
-      auto it = pending_.find(std::string_view(pending_key_));
-      if (it == pending_.end()) {
-        it = pending_.emplace(pending_key_, PendingEntity{static_cast<uint32_t>(ns.size()), {}})
-                 .first;
+    if (last_entity_ == nullptr || !last_entity_->Is(ns, entity)) {
+      if (entry != nullptr && entry->pending_epoch == epoch_number_ &&
+          entry->pending->Is(ns, entity)) {
+        last_entity_ = entry->pending;
+      } else {
+        pending_key_.assign(ns).push_back('\0');
+        pending_key_.append(entity);
+        auto it = pending_.find(std::string_view(pending_key_));
+        if (it == pending_.end()) {
+          it = pending_
+                   .emplace(pending_key_,
+                            PendingEntity{static_cast<uint32_t>(ns.size()), nullptr, {}})
+                   .first;
+          it->second.key = &it->first;
+        }
+        last_entity_ = &it->second;
+        if (entry != nullptr) {
+          entry->pending = last_entity_;
+          entry->pending_epoch = epoch_number_;
+        }
       }
-      last_entity_ = &it->second;
-      last_ns_.assign(ns);
-      last_entity_id_.assign(entity);
     }
     PendingValue* value = nullptr;
     for (PendingValue& v : last_entity_->values) {
@@ -545,7 +572,8 @@ class Engine::Impl {
             AddPending(output.View(w.namespace_begin, w.namespace_size),
                        output.View(w.entity_begin, w.entity_size),
                        output.View(w.feature_begin, w.feature_size),
-                       output.View(w.value_begin, w.value_size), replay[j], replay_indexes[j]);
+                       output.View(w.value_begin, w.value_size), replay[j], replay_indexes[j],
+                       entry);
           }
         }
         start += consumed;
@@ -717,8 +745,6 @@ class Engine::Impl {
   std::string epoch_bytes_;
   std::unordered_map<std::string, PendingEntity, StringHash, std::equal_to<>> pending_;
   PendingEntity* last_entity_ = nullptr;  // the entity of the previous AddPending
-  std::string last_ns_;
-  std::string last_entity_id_;
   std::vector<PendingDeadLetter> pending_dead_letters_;
   uint64_t next_dead_letter_ = 0;
   uint64_t epoch_number_ = 1;
