@@ -62,7 +62,8 @@ class Engine {
 
   // Processes every source to its end (or until should_stop), then checkpoints.
   // Fails on store errors or a state schema that changed under stored state; bad messages
-  // and failing resolvers never fail the run, they become dead letters.
+  // and failing resolvers never fail the run, they become dead letters. A resolver that
+  // interrupts (ResolverOutput::Interrupt) ends the run with Aborted and no checkpoint.
   Status Run(RunStats* stats);
 
  private:

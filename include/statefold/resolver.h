@@ -63,6 +63,14 @@ class ResolverOutput {
     failure_ = std::move(reason);
   }
 
+  // Records that the resolver must not go on at message `index` for a reason outside the
+  // message (an interrupt): RunBatch returns at once, and the engine ends the run without a
+  // checkpoint, so the epoch is redone by the next run.
+  void Interrupt(uint32_t index) {
+    interrupted_ = true;
+    failed_index_ = index;
+  }
+
   // Engine side.
   struct Rejection {
     uint32_t index;
@@ -73,6 +81,7 @@ class ResolverOutput {
     writes_.clear();
     rejections_.clear();
     failed_ = false;
+    interrupted_ = false;
     failure_.clear();
   }
   const std::vector<FeatureWrite>& writes() const { return writes_; }
@@ -81,6 +90,7 @@ class ResolverOutput {
   }
   const std::vector<Rejection>& rejections() const { return rejections_; }
   bool failed() const { return failed_; }
+  bool interrupted() const { return interrupted_; }
   uint32_t failed_index() const { return failed_index_; }
   const std::string& failure() const { return failure_; }
 
@@ -95,6 +105,7 @@ class ResolverOutput {
   std::vector<FeatureWrite> writes_;
   std::vector<Rejection> rejections_;
   bool failed_ = false;
+  bool interrupted_ = false;
   uint32_t failed_index_ = 0;
   std::string failure_;
 };

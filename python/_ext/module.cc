@@ -91,7 +91,8 @@ std::unique_ptr<PythonResolver> MakeResolver(nb::dict d) {
 // handler) stops the run after a final checkpoint and is re-raised.
 nb::dict Run(const std::string& state_dir,
              const std::vector<std::pair<std::string, std::string>>& sources,
-             nb::list resolver_specs, nb::dict options, nb::object on_feature) {
+             nb::list resolver_specs, nb::dict options, nb::object on_feature,
+             nb::object should_stop) {
   EngineOptions engine_options;
   engine_options.state_dir = state_dir;
   if (options.contains("batch_size"))
@@ -115,6 +116,10 @@ nb::dict Run(const std::string& state_dir,
   engine_options.should_stop = [&]() {
     if (stop_type == nullptr && PyErr_CheckSignals() != 0) {
       PyErr_Fetch(&stop_type, &stop_value, &stop_traceback);
+    }
+    if (stop_type == nullptr && !should_stop.is_none()) {
+      nb::object stop = should_stop();
+      return PyObject_IsTrue(stop.ptr()) == 1;
     }
     return stop_type != nullptr;
   };
@@ -141,6 +146,16 @@ nb::dict Run(const std::string& state_dir,
   RunStats stats;
   Status status = engine->Run(&stats);
   engine.reset();  // releases live states while the resolvers still exist
+  for (auto& resolver : resolvers) {
+    nb::object interrupt;
+    if (resolver->TakeInterrupt(&interrupt)) {
+      Py_XDECREF(stop_type);
+      Py_XDECREF(stop_value);
+      Py_XDECREF(stop_traceback);
+      PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(interrupt.ptr())), interrupt.ptr());
+      throw nb::python_error();
+    }
+  }
   if (stop_type != nullptr) {
     PyErr_Restore(stop_type, stop_value, stop_traceback);
     throw nb::python_error();
@@ -186,7 +201,8 @@ NB_MODULE(_ext, m) {
         return value;
       });
 
-  m.def("run", &Run, "state_dir"_a, "sources"_a, "resolvers"_a, "options"_a, "on_feature"_a.none());
+  m.def("run", &Run, "state_dir"_a, "sources"_a, "resolvers"_a, "options"_a, "on_feature"_a.none(),
+        "should_stop"_a.none() = nb::none());
 
   nb::class_<StateInspector>(m, "Inspector")
       .def_static("open",

@@ -86,6 +86,11 @@ size_t PythonResolver::RunBatch(std::span<const Message> messages,
     PyObject* result = PyObject_Vectorcall(function, args, nargs, nullptr);
     Py_DECREF(event);
     if (result == nullptr) {
+      if (!PyErr_ExceptionMatches(PyExc_Exception)) {
+        interrupt_ = nb::steal(TakeException());
+        output->Interrupt(index);
+        return i + 1;
+      }
       output->Fail(index, FormatException());
       return i + 1;
     }
@@ -227,6 +232,12 @@ Status PythonResolver::AddOutputs(uint32_t index, PyObject* result, ResolverOutp
                        values.substr(range.first, range.second));
   }
   return Status::Ok();
+}
+
+bool PythonResolver::TakeInterrupt(nb::object* exception) {
+  if (!interrupt_.is_valid()) return false;
+  *exception = std::move(interrupt_);
+  return true;
 }
 
 StateHandle PythonResolver::NewState() {

@@ -56,12 +56,17 @@ class PythonResolver : public Resolver {
   Status EncodeState(StateHandle state, std::string* out) override;
   void ReleaseState(StateHandle state) override;
 
+  // A KeyboardInterrupt, SystemExit or other BaseException that is not an Exception stops the
+  // run instead of becoming a dead letter; it is kept here to be raised when the run returns.
+  bool TakeInterrupt(nb::object* exception);
+
  private:
   // Checks a returned feature object and adds its values to `output`; nothing is added on failure.
   Status AddOutputs(uint32_t index, PyObject* result, ResolverOutput* output);
   std::string FormatException();
 
   PythonResolverConfig config_;
+  nb::object interrupt_;
   const PythonCodec* codec_ = nullptr;
   std::string entity_scratch_;
   std::string values_scratch_;

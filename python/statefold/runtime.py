@@ -86,9 +86,13 @@ def run(
     state_dir: str = DEFAULT_STATE_DIR,
     options: Optional[Dict[str, Any]] = None,
     on_feature: Optional[Callable[..., None]] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
 ) -> Dict[str, Any]:
-    """Runs `resolvers` over `sources` ((name, path) pairs) to their end. Returns run stats."""
+    """Runs `resolvers` over `sources` ((name, path) pairs) to their end, or until
+    `should_stop()` (asked between batches) returns true; either way the run ends with a
+    checkpoint. Returns run stats."""
     check_unique_names(resolvers)
     return _ext.run(
-        state_dir, list(sources), [r.engine_spec() for r in resolvers], dict(options or {}), on_feature
+        state_dir, list(sources), [r.engine_spec() for r in resolvers], dict(options or {}),
+        on_feature, should_stop,
     )

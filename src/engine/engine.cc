@@ -371,6 +371,8 @@ class Engine::Impl {
       std::span<const Message> messages(r.messages.data() + start, n - start);
       std::span<const StateHandle> states(r.states.data() + start, n - start);
       size_t consumed = r.resolver->RunBatch(messages, states, &r.output);
+      if (r.output.interrupted())
+        return Status::Aborted("resolver " + spec.name + " was interrupted");
       if (consumed == 0 || consumed > n - start) {
         return Status::InvalidArgument("resolver " + spec.name + " consumed " +
                                        std::to_string(consumed) + " of " +
@@ -546,6 +548,9 @@ class Engine::Impl {
         output.Clear();
         size_t consumed = r.resolver->RunBatch(
             std::span<const Message>(replay.data() + start, count), states, &output);
+        if (output.interrupted()) {
+          return Status::Aborted("resolver " + r.spec->name + " was interrupted");
+        }
         for (const ResolverOutput::Rejection& rejection : output.rejections()) {
           size_t j = start + rejection.index;
           AddDeadLetter(r, replay_indexes[j], key, rejection.reason);
