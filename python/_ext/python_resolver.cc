@@ -80,6 +80,10 @@ size_t PythonResolver::RunBatch(std::span<const Message> messages,
         output->Reject(index, std::move(reason));
         continue;
       }
+      if (event == Py_None) {  // a parse= function that returns None skips the message
+        Py_DECREF(event);
+        continue;
+      }
     }
     args[config_.event_position] = event;
     if (stateful) args[config_.state_position] = static_cast<PyObject*>(states[i]);
