@@ -13,6 +13,7 @@
 #include "python_codec.h"
 #include "python_resolver.h"
 #include "source/file_source.h"
+#include "source/kafka_source.h"
 #include "state/state_inspector.h"
 #include "statefold/engine.h"
 #include "store/online_store.h"
@@ -89,10 +90,31 @@ std::unique_ptr<PythonResolver> MakeResolver(nb::dict d) {
 // Runs the engine on the calling thread, holding the GIL: resolver calls then need no GIL
 // round-trips. Signals are polled between batches; a pending exception (Ctrl-C, SIGTERM
 // handler) stops the run after a final checkpoint and is re-raised.
-nb::dict Run(const std::string& state_dir,
-             const std::vector<std::pair<std::string, std::string>>& sources,
-             nb::list resolver_specs, nb::dict options, nb::object on_feature,
-             nb::object should_stop) {
+// A source from its description: {"kind": "file", "name", "path"} or {"kind": "kafka",
+// "name", "topic", "group_id", "properties": {librdkafka property: value}, "stop_at_end"}.
+std::unique_ptr<Source> MakeSource(nb::dict d) {
+  std::string kind = nb::cast<std::string>(d["kind"]);
+  std::string name = nb::cast<std::string>(d["name"]);
+  std::unique_ptr<Source> source;
+  if (kind == "file") {
+    Check(FileSource::Open(name, nb::cast<std::string>(d["path"]), &source));
+  } else {
+    KafkaSourceOptions options;
+    options.name = name;
+    options.topic = nb::cast<std::string>(d["topic"]);
+    options.group_id = nb::cast<std::string>(d["group_id"]);
+    options.stop_at_end = nb::cast<bool>(d["stop_at_end"]);
+    for (auto [key, value] : nb::borrow<nb::dict>(d["properties"])) {
+      options.properties.emplace_back(nb::cast<std::string>(key),
+                                      nb::cast<std::string>(nb::str(value)));
+    }
+    Check(KafkaSource::Open(std::move(options), &source));
+  }
+  return source;
+}
+
+nb::dict Run(const std::string& state_dir, nb::list sources, nb::list resolver_specs,
+             nb::dict options, nb::object on_feature, nb::object should_stop) {
   EngineOptions engine_options;
   engine_options.state_dir = state_dir;
   if (options.contains("batch_size"))
@@ -133,11 +155,7 @@ nb::dict Run(const std::string& state_dir,
 
   std::unique_ptr<Engine> engine;
   Check(Engine::Open(engine_options, &engine));
-  for (const auto& [name, path] : sources) {
-    std::unique_ptr<Source> source;
-    Check(FileSource::Open(name, path, &source));
-    engine->AddSource(std::move(source));
-  }
+  for (nb::handle source : sources) engine->AddSource(MakeSource(nb::borrow<nb::dict>(source)));
   std::vector<std::unique_ptr<PythonResolver>> resolvers;
   for (nb::handle spec : resolver_specs) {
     resolvers.push_back(MakeResolver(nb::borrow<nb::dict>(spec)));

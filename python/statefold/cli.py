@@ -32,7 +32,7 @@ def _summary(stats: Dict[str, Any], stopped: bool) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     resolvers = load_definitions(args.definitions)
-    sources = bind_sources(resolvers, args.input, _source_bindings(args.source))
+    sources = bind_sources(resolvers, args.input, _source_bindings(args.source), args.stop_at_end)
     options = {"batch_size": args.batch_size, "checkpoint_every_messages": args.checkpoint_messages,
                "checkpoint_every_ms": args.checkpoint_ms, "sync": args.sync}
     # SIGINT and SIGTERM only set a flag, which the engine reads between batches: it then
@@ -88,6 +88,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--input", help="JSON Lines file for the resolvers' source")
     r.add_argument("--source", action="append", default=[], metavar="NAME=PATH",
                    help="bind a named source to a file (repeatable)")
+    r.add_argument("--stop-at-end", action="store_true",
+                   help="Kafka: exit once every assigned partition is caught up")
     r.add_argument("--batch-size", type=int, default=1024)
     r.add_argument("--checkpoint-messages", type=int, default=500000,
                    help="checkpoint at least every N messages")

@@ -7,7 +7,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import _ext
 from .errors import DefinitionError
-from .sources import FileSource
+from .config import env_prefix, kafka_source_description
+from .sources import FileSource, KafkaSource
 from .streams import StreamResolver
 
 DEFAULT_STATE_DIR = ".statefold"
@@ -47,10 +48,14 @@ def check_unique_names(resolvers: Sequence[StreamResolver]) -> None:
 
 
 def bind_sources(
-    resolvers: Sequence[StreamResolver], input_path: Optional[str], bindings: Dict[str, str]
-) -> List[tuple]:
-    """The (source name, file path) pairs for a run: --source NAME=PATH bindings, then
-    --input for a single remaining source, then FileSource(path=...) defaults."""
+    resolvers: Sequence[StreamResolver],
+    input_path: Optional[str],
+    bindings: Dict[str, str],
+    stop_at_end: bool = False,
+) -> List[Dict[str, Any]]:
+    """The engine's source descriptions for a run. A source reads, in order of precedence: the
+    file of `--source NAME=PATH`; the `--input` file (when one source is left); a
+    `FileSource(path=...)`; its Kafka topic, when a bootstrap server is configured."""
     names = list(dict.fromkeys(r.source_name for r in resolvers))
     unknown = set(bindings) - set(names)
     if unknown:
@@ -60,23 +65,31 @@ def bind_sources(
     result = []
     unbound = []
     for name in names:
-        if name in bindings:
-            result.append((name, bindings[name]))
-            continue
         source = next(r.source for r in resolvers if r.source_name == name)
-        if isinstance(source, FileSource) and source.path and input_path is None:
-            result.append((name, source.path))
+        if name in bindings:
+            result.append({"kind": "file", "name": name, "path": bindings[name]})
+        elif isinstance(source, FileSource) and source.path and input_path is None:
+            result.append({"kind": "file", "name": name, "path": source.path})
         else:
             unbound.append(name)
-    if unbound:
-        if input_path is None:
-            raise DefinitionError(f"no input for source(s) {', '.join(unbound)}: pass --input FILE")
+    if input_path is not None and unbound:
         if len(unbound) > 1:
             raise DefinitionError(
                 f"--input is ambiguous with several sources ({', '.join(unbound)}): "
                 "bind each with --source NAME=FILE"
             )
-        result.append((unbound[0], input_path))
+        result.append({"kind": "file", "name": unbound.pop(), "path": input_path})
+    for name in unbound:
+        source = next(r.source for r in resolvers if r.source_name == name)
+        readers = [r.name for r in resolvers if r.source_name == name]
+        kafka = (kafka_source_description(source, readers, stop_at_end)
+                 if isinstance(source, KafkaSource) else None)
+        if kafka is None:
+            raise DefinitionError(
+                f"no input for source {name}: pass --input FILE, or configure its Kafka "
+                f"bootstrap server ({env_prefix(name)}BOOTSTRAP_SERVER or statefold.toml)"
+            )
+        result.append(kafka)
     return result
 
 
@@ -88,7 +101,7 @@ def run(
     on_feature: Optional[Callable[..., None]] = None,
     should_stop: Optional[Callable[[], bool]] = None,
 ) -> Dict[str, Any]:
-    """Runs `resolvers` over `sources` ((name, path) pairs) to their end, or until
+    """Runs `resolvers` over `sources` (descriptions from bind_sources) to their end, or until
     `should_stop()` (asked between batches) returns true; either way the run ends with a
     checkpoint. Returns run stats."""
     check_unique_names(resolvers)

@@ -84,7 +84,7 @@ class StreamTester:
             path = self._path(name)
             if not os.path.exists(path):
                 open(path, "ab").close()
-            sources.append((name, path))
+            sources.append({"kind": "file", "name": name, "path": path})
         self.last_run = run(self.resolvers, sources, self.state_dir, self.options, on_feature)
         self.outputs.extend(produced)
         return produced

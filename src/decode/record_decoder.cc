@@ -213,6 +213,21 @@ Status RecordDecoder::Decode(std::string_view bytes, DecodedRecord* record) {
   return Status::Ok();
 }
 
+Status RecordDecoder::DecodeNative(const RawRecord& raw, DecodedRecord* record) const {
+  *record = DecodedRecord();
+  if (raw.value.size() + raw.key.size() > max_message_bytes_) {
+    return Status::Corruption("message of " + std::to_string(raw.value.size() + raw.key.size()) +
+                              " bytes exceeds the limit of " + std::to_string(max_message_bytes_) +
+                              " bytes");
+  }
+  record->has_key = raw.has_key;
+  record->key = raw.key;
+  record->value = raw.value;
+  record->has_timestamp = raw.has_timestamp;
+  record->timestamp_ms = raw.timestamp_ms;
+  return Status::Ok();
+}
+
 Status RecordDecoder::ExtractKey(std::string_view value_json, const std::vector<std::string>& path,
                                  std::string* key) {
   auto dotted = [&path] {  // only built for error messages

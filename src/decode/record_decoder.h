@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "source/source.h"
 #include "statefold/status.h"
 
 namespace statefold {
@@ -32,6 +33,9 @@ class RecordDecoder {
   // REQUIRES: at least 64 readable bytes follow `bytes` (simdjson padding).
   // Returns Corruption with the reason (bad JSON, wrong field type, oversized) on failure.
   Status Decode(std::string_view bytes, DecodedRecord* record);
+
+  // Takes a native record's key, value and timestamp (see RawRecord), checking its size.
+  Status DecodeNative(const RawRecord& raw, DecodedRecord* record) const;
 
   // Reads the field at `path` (e.g. {"user", "id"}) of a JSON object value and writes its
   // text (strings unescaped, integers in decimal) to `*key`. Fails with a reason naming the

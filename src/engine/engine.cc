@@ -183,8 +183,8 @@ class Engine::Impl {
         if (source.AtEnd()) continue;
         all_at_end = false;
         STATEFOLD_RETURN_IF_ERROR(source.Poll(options_.batch_size, &records));
-        if (records.empty()) continue;
-        STATEFOLD_RETURN_IF_ERROR(ProcessBatch(s, records));
+        if (!records.empty()) STATEFOLD_RETURN_IF_ERROR(ProcessBatch(s, records));
+        // Also on an idle stream, so that what was read is committed within the interval.
         if (CheckpointDue()) STATEFOLD_RETURN_IF_ERROR(Checkpoint());
       }
       if (options_.should_stop && options_.should_stop()) {
@@ -247,6 +247,7 @@ class Engine::Impl {
   }
 
   bool CheckpointDue() const {
+    if (messages_since_checkpoint_ == 0) return false;
     return messages_since_checkpoint_ >= options_.checkpoint_every_messages ||
            epoch_bytes_.size() >= (256u << 20) ||
            std::chrono::steady_clock::now() - last_checkpoint_ >=
@@ -274,12 +275,14 @@ class Engine::Impl {
     int64_t now_ms = 0;
     for (const RawRecord& record : records) {
       DecodedRecord decoded;
-      Status status = decoder_.Decode(record.bytes, &decoded);
+      Status status = record.enveloped ? decoder_.Decode(record.bytes, &decoded)
+                                       : decoder_.DecodeNative(record, &decoded);
       if (!status.ok() && record.unterminated) {
         sources_[source_index]->DeferIncomplete(record);  // maybe still being written
         break;
       }
       ++stats_->messages;
+      ++messages_since_checkpoint_;
       if (!status.ok()) {
         AddRawDeadLetter(source_index, record, status.message());
         continue;
@@ -304,7 +307,6 @@ class Engine::Impl {
       epoch_.push_back(m);
     }
     uint32_t end = static_cast<uint32_t>(epoch_.size());
-    messages_since_checkpoint_ += end - first;
     for (ResolverSlot& r : resolvers_) {
       if (r.source_index != source_index) continue;
       STATEFOLD_RETURN_IF_ERROR(RunResolver(r, first, end));
@@ -702,6 +704,7 @@ class Engine::Impl {
     for (auto& source : sources_) batch.PutPositions(source->name(), source->Positions());
     STATEFOLD_RETURN_IF_ERROR(store_->Commit(&batch));
     ++stats_->checkpoints;
+    for (auto& source : sources_) source->Committed(source->Positions());
     if (options_.on_committed_feature) {
       for (const FeatureWrite& w : writes) options_.on_committed_feature(w);
     }

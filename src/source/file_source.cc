@@ -107,8 +107,10 @@ Status FileSource::Poll(size_t max_records, std::vector<RawRecord>* batch) {
         if (deferred_tail_) break;
         tail_begin_ = begin_;
       }
-      batch->push_back(
-          RawRecord{std::string_view(data + begin_, length), 0, next_offset_, unterminated});
+      RawRecord& record = batch->emplace_back();
+      record.bytes = std::string_view(data + begin_, length);
+      record.offset = next_offset_;
+      record.unterminated = unterminated;
     }
     ++next_offset_;
     begin_ = next_begin;

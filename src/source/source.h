@@ -12,12 +12,21 @@
 
 namespace statefold {
 
-// One raw record: the bytes of a message before decoding, and where it came from.
+// One raw record: the bytes of a message before decoding, and where it came from. A file
+// source hands out enveloped records (a JSON Lines line holding key, value and timestamp); a
+// Kafka source hands out native ones, whose key, value and timestamp are already separate.
 struct RawRecord {
-  std::string_view bytes;  // for the file source: one JSON Lines line, followed by readable padding
+  std::string_view bytes;  // enveloped: the line, followed by readable padding
   int32_t partition = 0;
   int64_t offset = 0;
   bool unterminated = false;  // the last line of a file, without its newline (yet)
+
+  bool enveloped = true;
+  bool has_key = false;  // native records: the fields below
+  std::string_view key;
+  std::string_view value;
+  bool has_timestamp = false;
+  int64_t timestamp_ms = 0;
 };
 
 // A resumable position in one partition: the next offset to read and, for files, its byte
@@ -49,6 +58,10 @@ class Source {
 
   // The position after the last record returned by Poll.
   virtual std::vector<SourcePosition> Positions() const = 0;
+
+  // Called after a checkpoint with these positions committed to the state store, e.g. to
+  // report them to Kafka for lag tools. The state store stays the source of truth.
+  virtual void Committed(const std::vector<SourcePosition>& positions) { (void)positions; }
 };
 
 }  // namespace statefold

@@ -1,0 +1,107 @@
+"""Settings of named sources: explicit arguments, then environment variables, then a
+`statefold.toml` file (in the working directory, or the file named by STATEFOLD_CONFIG).
+
+For `KafkaSource(name="logins")` the environment variable of field `bootstrap_server` is
+`STATEFOLD_KAFKA_LOGINS_BOOTSTRAP_SERVER` (the name upper-cased, other characters as `_`), and
+the file's table is `[kafka.logins]`:
+
+    [kafka.logins]
+    bootstrap_server = "127.0.0.1:9092"
+    topic = "logins"
+    additional_kafka_args = { "fetch.min.bytes" = "1" }
+"""
+
+import os
+import re
+import socket
+import sys
+from typing import Any, Dict, List, Optional
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    tomllib = None
+
+from .errors import DefinitionError
+from .sources import KafkaSource
+
+KAFKA_FIELDS = (
+    "bootstrap_server", "topic", "client_id_prefix", "group_id_prefix", "security_protocol",
+    "sasl_mechanism", "sasl_username", "sasl_password", "ssl_ca_file", "ssl_keystore_location",
+    "dead_letter_queue_topic",
+)
+
+# KafkaSource fields -> librdkafka properties.
+LIBRDKAFKA_NAMES = {
+    "security_protocol": "security.protocol",
+    "sasl_mechanism": "sasl.mechanisms",
+    "sasl_username": "sasl.username",
+    "sasl_password": "sasl.password",
+    "ssl_ca_file": "ssl.ca.location",
+    "ssl_keystore_location": "ssl.keystore.location",
+}
+
+
+def env_prefix(name: str) -> str:
+    return "STATEFOLD_KAFKA_" + re.sub(r"[^A-Z0-9]", "_", name.upper()) + "_"
+
+
+def _file_settings(name: str) -> Dict[str, Any]:
+    path = os.environ.get("STATEFOLD_CONFIG", "statefold.toml")
+    if not os.path.exists(path) or tomllib is None:
+        return {}
+    with open(path, "rb") as f:
+        try:
+            document = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise DefinitionError(f"{path} is not valid TOML: {e}") from None
+    return dict(document.get("kafka", {}).get(name, {}))
+
+
+def kafka_settings(source: KafkaSource) -> Dict[str, Any]:
+    """The source's fields after applying the environment and the configuration file."""
+    name = source.source_name
+    from_file = _file_settings(name)
+    prefix = env_prefix(name)
+    settings: Dict[str, Any] = {}
+    for field in KAFKA_FIELDS:
+        explicit = getattr(source, field)
+        if explicit is not None:
+            settings[field] = explicit
+        elif prefix + field.upper() in os.environ:
+            settings[field] = os.environ[prefix + field.upper()]
+        elif field in from_file:
+            settings[field] = from_file[field]
+    args = dict(from_file.get("additional_kafka_args", {}))
+    args.update(source.additional_kafka_args or {})
+    settings["additional_kafka_args"] = args
+    settings.setdefault("topic", source.topic or name)
+    return settings
+
+
+def kafka_source_description(
+    source: KafkaSource, resolver_names: List[str], stop_at_end: bool
+) -> Optional[Dict[str, Any]]:
+    """The engine's description of a Kafka source, or None when no broker is configured."""
+    settings = kafka_settings(source)
+    servers = settings.get("bootstrap_server")
+    if not servers:
+        return None
+    if not isinstance(servers, str):
+        servers = ",".join(servers)
+    properties = {"bootstrap.servers": servers}
+    client_prefix = settings.get("client_id_prefix") or "statefold"
+    properties["client.id"] = f"{client_prefix}-{socket.gethostname()}-{os.getpid()}"
+    for field, property_name in LIBRDKAFKA_NAMES.items():
+        if settings.get(field):
+            properties[property_name] = str(settings[field])
+    properties.update({k: str(v) for k, v in settings["additional_kafka_args"].items()})
+    group_prefix = settings.get("group_id_prefix") or "statefold"
+    return {
+        "kind": "kafka",
+        "name": source.source_name,
+        "topic": settings["topic"],
+        "group_id": f"{group_prefix}.{'+'.join(sorted(resolver_names))}",
+        "properties": properties,
+        "stop_at_end": stop_at_end,
+    }

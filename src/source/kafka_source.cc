@@ -1,0 +1,178 @@
+// KafkaSource on librdkafka's high-level consumer, with an eager rebalance callback that
+// starts each assigned partition at the checkpointed position.
+
+#include "source/kafka_source.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <cstdio>
+
+namespace statefold {
+namespace {
+
+void ErrorCallback(rd_kafka_t*, int error, const char* reason, void* opaque) {
+  auto* last_error = static_cast<std::string*>(opaque);
+  std::string text = std::string(rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(error))) +
+                     ": " + reason;
+  if (text != *last_error) {  // one line per change of condition, not per retry
+    std::fprintf(stderr, "statefold: kafka: %s (retrying)\n", text.c_str());
+    *last_error = text;
+  }
+}
+
+}  // namespace
+
+Status KafkaSource::Open(KafkaSourceOptions options, std::unique_ptr<Source>* source) {
+  std::unique_ptr<KafkaSource> result(new KafkaSource(std::move(options)));
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char error[512];
+  std::vector<std::pair<std::string, std::string>> properties = {
+      {"group.id", result->options_.group_id},
+      {"enable.auto.commit", "false"},      // offsets live in checkpoints
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"enable.partition.eof", "true"},
+      {"partition.assignment.strategy", "range,roundrobin"},
+      {"log_level", "3"},
+  };
+  properties.insert(properties.end(), result->options_.properties.begin(),
+                    result->options_.properties.end());
+  for (const auto& [key, value] : properties) {
+    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), error, sizeof error) !=
+        RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return Status::InvalidArgument("Kafka source " + result->options_.name + ": " + error);
+    }
+  }
+  rd_kafka_conf_set_opaque(conf, result.get());
+  rd_kafka_conf_set_rebalance_cb(conf, [](rd_kafka_t*, rd_kafka_resp_err_t error,
+                                          rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+    static_cast<KafkaSource*>(opaque)->OnRebalance(error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS,
+                                                   partitions);
+  });
+  rd_kafka_conf_set_error_cb(conf, [](rd_kafka_t* kafka, int err, const char* reason, void* opaque) {
+    ErrorCallback(kafka, err, reason, &static_cast<KafkaSource*>(opaque)->last_error_);
+  });
+  result->kafka_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+  if (result->kafka_ == nullptr) {
+    return Status::InvalidArgument("Kafka source " + result->options_.name + ": " + error);
+  }
+  rd_kafka_poll_set_consumer(result->kafka_);
+  *source = std::move(result);
+  return Status::Ok();
+}
+
+KafkaSource::~KafkaSource() {
+  ReleaseMessages();
+  if (kafka_ != nullptr) {
+    rd_kafka_consumer_close(kafka_);
+    rd_kafka_destroy(kafka_);
+  }
+}
+
+void KafkaSource::ReleaseMessages() {
+  for (rd_kafka_message_t* message : held_) rd_kafka_message_destroy(message);
+  held_.clear();
+}
+
+void KafkaSource::OnRebalance(bool assign, rd_kafka_topic_partition_list_t* partitions) {
+  if (assign) {
+    for (int i = 0; i < partitions->cnt; ++i) {
+      rd_kafka_topic_partition_t& p = partitions->elems[i];
+      auto next = next_offsets_.find(p.partition);
+      if (next != next_offsets_.end()) p.offset = next->second;
+      assigned_.insert(p.partition);
+    }
+    rd_kafka_assign(kafka_, partitions);
+  } else {
+    // Revoked: state of these partitions' keys stays in this state directory; see
+    // docs/operations.md on running several processes in one group.
+    for (int i = 0; i < partitions->cnt; ++i) {
+      assigned_.erase(partitions->elems[i].partition);
+      at_end_.erase(partitions->elems[i].partition);
+    }
+    rd_kafka_assign(kafka_, nullptr);
+  }
+}
+
+Status KafkaSource::Seek(const std::vector<SourcePosition>& positions) {
+  for (const SourcePosition& p : positions) next_offsets_[p.partition] = p.next_offset;
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, options_.topic.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t error = rd_kafka_subscribe(kafka_, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::IOError("cannot subscribe to Kafka topic " + options_.topic + ": " +
+                           rd_kafka_err2str(error));
+  }
+  return Status::Ok();
+}
+
+Status KafkaSource::Poll(size_t max_records, std::vector<RawRecord>* batch) {
+  ReleaseMessages();
+  batch->clear();
+  int timeout_ms = 100;  // wait for the first message only; then take what is there
+  while (batch->size() < max_records) {
+    rd_kafka_message_t* message = rd_kafka_consumer_poll(kafka_, timeout_ms);
+    if (message == nullptr) break;
+    timeout_ms = 0;
+    if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      at_end_.insert(message->partition);
+      rd_kafka_message_destroy(message);
+      continue;
+    }
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      // Reported once per condition; librdkafka keeps retrying (the topic may yet appear, the
+      // broker come back).
+      ErrorCallback(kafka_, message->err, rd_kafka_message_errstr(message), &last_error_);
+      rd_kafka_message_destroy(message);
+      continue;
+    }
+    last_error_.clear();
+    held_.push_back(message);
+    at_end_.erase(message->partition);
+    RawRecord& record = batch->emplace_back();
+    record.enveloped = false;
+    record.partition = message->partition;
+    record.offset = message->offset;
+    record.has_key = message->key != nullptr;
+    record.key = std::string_view(static_cast<const char*>(message->key), message->key_len);
+    record.value = std::string_view(static_cast<const char*>(message->payload), message->len);
+    rd_kafka_timestamp_type_t type;
+    int64_t timestamp = rd_kafka_message_timestamp(message, &type);
+    record.has_timestamp = type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && timestamp >= 0;
+    record.timestamp_ms = timestamp;
+    next_offsets_[message->partition] = message->offset + 1;
+  }
+  return Status::Ok();
+}
+
+bool KafkaSource::AtEnd() const {
+  if (!options_.stop_at_end || assigned_.empty()) return false;
+  for (int32_t partition : assigned_) {
+    if (!at_end_.count(partition)) return false;
+  }
+  return true;
+}
+
+std::vector<SourcePosition> KafkaSource::Positions() const {
+  std::vector<SourcePosition> positions;
+  for (const auto& [partition, next] : next_offsets_) {
+    positions.push_back(SourcePosition{partition, next, 0});
+  }
+  return positions;
+}
+
+void KafkaSource::Committed(const std::vector<SourcePosition>& positions) {
+  rd_kafka_topic_partition_list_t* offsets =
+      rd_kafka_topic_partition_list_new(static_cast<int>(positions.size()));
+  for (const SourcePosition& p : positions) {
+    if (!assigned_.count(p.partition)) continue;
+    rd_kafka_topic_partition_list_add(offsets, options_.topic.c_str(), p.partition)->offset =
+        p.next_offset;
+  }
+  if (offsets->cnt > 0) rd_kafka_commit(kafka_, offsets, /*async=*/1);
+  rd_kafka_topic_partition_list_destroy(offsets);
+}
+
+}  // namespace statefold

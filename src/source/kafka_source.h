@@ -1,0 +1,67 @@
+// KafkaSource: a Kafka topic read with librdkafka in a consumer group. Records are native
+// (key, value, timestamp; headers ignored for now). Where each assigned partition starts:
+// the position of this process's last record or checkpoint when there is one (the state
+// directory is the source of truth: exactly-once state), else the group's committed offset,
+// else the earliest offset.
+// After each checkpoint the positions are also committed to Kafka, so lag tools see them.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "source/source.h"
+
+typedef struct rd_kafka_s rd_kafka_t;
+typedef struct rd_kafka_message_s rd_kafka_message_t;
+typedef struct rd_kafka_topic_partition_list_s rd_kafka_topic_partition_list_t;
+
+namespace statefold {
+
+struct KafkaSourceOptions {
+  std::string name;      // the source's name in the resolver definitions
+  std::string topic;
+  std::string group_id;
+  // librdkafka properties, e.g. {"bootstrap.servers", "127.0.0.1:9092"}; these win over
+  // statefold's defaults.
+  std::vector<std::pair<std::string, std::string>> properties;
+  // AtEnd() once every assigned partition is caught up (backfills and tests); otherwise the
+  // source never ends and the run stops on a signal.
+  bool stop_at_end = false;
+};
+
+class KafkaSource : public Source {
+ public:
+  // Fails with InvalidArgument naming the property when librdkafka rejects the configuration.
+  static Status Open(KafkaSourceOptions options, std::unique_ptr<Source>* source);
+  ~KafkaSource() override;
+
+  const std::string& name() const override { return options_.name; }
+  Status Seek(const std::vector<SourcePosition>& positions) override;
+  Status Poll(size_t max_records, std::vector<RawRecord>* batch) override;
+  bool AtEnd() const override;
+  std::vector<SourcePosition> Positions() const override;
+  void Committed(const std::vector<SourcePosition>& positions) override;
+
+  // librdkafka's rebalance callback: starts assigned partitions at the stored positions.
+  void OnRebalance(bool assign, rd_kafka_topic_partition_list_t* partitions);
+
+ private:
+  explicit KafkaSource(KafkaSourceOptions options) : options_(std::move(options)) {}
+  void ReleaseMessages();
+
+  KafkaSourceOptions options_;
+  rd_kafka_t* kafka_ = nullptr;
+  std::vector<rd_kafka_message_t*> held_;         // messages whose views the last batch hands out
+  // Per partition, the offset after the last record handed out (initially: the checkpoint's);
+  // an assigned partition resumes there.
+  std::map<int32_t, int64_t> next_offsets_;
+  std::set<int32_t> assigned_;
+  std::set<int32_t> at_end_;                      // assigned partitions caught up
+  std::string last_error_;
+};
+
+}  // namespace statefold
