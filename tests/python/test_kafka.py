@@ -1,0 +1,124 @@
+"""KafkaSource against a real Apache Kafka broker (KRaft, single node on 127.0.0.1, started by
+scripts/kafka-local for this module and stopped by PID at its end)."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import statefold
+from statefold.config import env_prefix
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STATEFOLD = os.path.join(ROOT, ".venv", "bin", "statefold")
+KAFKA_LOCAL = os.path.join(ROOT, "scripts", "kafka-local")
+DEFS = os.path.join(ROOT, "examples", "login", "defs.py")
+GENERATE = os.path.join(ROOT, "bench", "generate_events.py")
+
+
+class Broker:
+    def __init__(self, address, env):
+        self.address = address
+        self.env = env
+
+    def produce(self, topic, path):
+        result = subprocess.run([KAFKA_LOCAL, "produce", topic, str(path)], env=self.env,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        return int(result.stdout.strip())
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    env = dict(os.environ, KAFKA_LOCAL_DIR=str(tmp_path_factory.mktemp("kafka") / "broker"))
+    started = subprocess.run([KAFKA_LOCAL, "start"], env=env, capture_output=True, text=True, timeout=600)
+    if started.returncode != 0:
+        pytest.fail("the local Kafka broker did not start:\n" + started.stdout + started.stderr[-4000:])
+    try:
+        yield Broker(started.stdout.strip(), env)
+    finally:
+        subprocess.run([KAFKA_LOCAL, "stop"], env=env, capture_output=True, timeout=120)
+
+
+def engine_env(broker, tmp_path, topic):
+    """The example's KafkaSource(name="...") configured as a user would: the bootstrap server
+    from the environment, the topic and librdkafka settings from statefold.toml."""
+    config = tmp_path / "statefold.toml"
+    config.write_text(
+        f'[kafka."..."]\ntopic = "{topic}"\n'
+        # A short session, so a consumer restarted after kill -9 is not kept waiting long.
+        '[kafka."...".additional_kafka_args]\n"session.timeout.ms" = "6000"\n"heartbeat.interval.ms" = "1000"\n'
+    )
+    env = dict(os.environ, STATEFOLD_CONFIG=str(config))
+    env[env_prefix("...") + "BOOTSTRAP_SERVER"] = broker.address
+    return env
+
+
+def generate(path, messages, keys, seed=3):
+    subprocess.run([sys.executable, GENERATE, "--messages", str(messages), "--keys", str(keys),
+                    "--seed", str(seed), "--out", str(path)], check=True)
+
+
+def features(state_dir):
+    client = statefold.Client(str(state_dir), follow=False)
+    keys = client.state_keys("track_unique_ips", limit=1_000_000)
+    result = {}
+    for key in keys:
+        values = client.get_with_times("user", key)
+        # Offsets differ between a file (line numbers) and a topic (partition offsets).
+        result[key] = {name: (v["value"], v["time_ms"]) for name, v in values.items()}
+    return result
+
+
+def file_mode_result(tmp_path, events):
+    reference = tmp_path / "file-state"
+    subprocess.run([STATEFOLD, "run", DEFS, "--input", str(events), "--state-dir", str(reference)],
+                   check=True, capture_output=True)
+    return features(reference)
+
+
+def test_reference_example_over_a_topic_equals_the_file_run(broker, tmp_path):
+    events = tmp_path / "logins.jsonl"
+    generate(events, 20000, 2000)
+    assert broker.produce("logins-equal", events) == 20000
+    env = engine_env(broker, tmp_path, "logins-equal")
+    state_dir = tmp_path / "kafka-state"
+    run = subprocess.run([STATEFOLD, "run", DEFS, "--stop-at-end", "--state-dir", str(state_dir)],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("done: 20,000 messages"), run.stdout + run.stderr
+    expected = file_mode_result(tmp_path, events)
+    assert len(expected) > 1000
+    assert features(state_dir) == expected
+
+    again = subprocess.run([STATEFOLD, "run", DEFS, "--stop-at-end", "--state-dir", str(state_dir)],
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert again.stdout.startswith("done: 0 messages"), again.stdout + again.stderr
+
+
+def test_kill_9_mid_stream_then_restart_gives_the_uninterrupted_result(broker, tmp_path):
+    events = tmp_path / "logins.jsonl"
+    generate(events, 400000, 20000, seed=9)
+    broker.produce("logins-crash", events)
+    env = engine_env(broker, tmp_path, "logins-crash")
+    state_dir = tmp_path / "kafka-state"
+    command = [STATEFOLD, "run", DEFS, "--stop-at-end", "--state-dir", str(state_dir),
+               "--checkpoint-messages", "20000", "--checkpoint-ms", "200"]
+    rng = random.Random(4)
+    kills = 0
+    for _ in range(3):
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(2.0, 4.0))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.communicate()
+    assert kills >= 1
+    final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert final.returncode == 0, final.stderr
+    assert features(state_dir) == file_mode_result(tmp_path, events)
