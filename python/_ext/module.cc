@@ -104,6 +104,9 @@ std::unique_ptr<Source> MakeSource(nb::dict d) {
     options.topic = nb::cast<std::string>(d["topic"]);
     options.group_id = nb::cast<std::string>(d["group_id"]);
     options.stop_at_end = nb::cast<bool>(d["stop_at_end"]);
+    if (!d["dead_letter_topic"].is_none()) {
+      options.dead_letter_topic = nb::cast<std::string>(d["dead_letter_topic"]);
+    }
     for (auto [key, value] : nb::borrow<nb::dict>(d["properties"])) {
       options.properties.emplace_back(nb::cast<std::string>(key),
                                       nb::cast<std::string>(nb::str(value)));

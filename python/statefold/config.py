@@ -104,4 +104,5 @@ def kafka_source_description(
         "group_id": f"{group_prefix}.{'+'.join(sorted(resolver_names))}",
         "properties": properties,
         "stop_at_end": stop_at_end,
+        "dead_letter_topic": settings.get("dead_letter_queue_topic"),
     }

@@ -122,8 +122,9 @@ struct PendingDeadLetter {
   uint32_t source_index;
   int32_t partition;
   int64_t offset;
-  int64_t resolver_order;  // -1 for records that did not decode
-  std::string record_json;
+  int64_t resolver_order;   // -1 for records that did not decode
+  std::string record_json;  // for the state directory's dead-letter store
+  DeadLetter letter;        // for a source that publishes its dead letters itself
 
   bool operator<(const PendingDeadLetter& o) const {
     return std::tie(source_index, partition, offset, resolver_order) <
@@ -604,8 +605,18 @@ class Engine::Impl {
       json += ",\"message\":null";
     }
     json += "}";
-    pending_dead_letters_.push_back(
-        PendingDeadLetter{source_index, record.partition, record.offset, -1, std::move(json)});
+    DeadLetter letter;
+    if (sources_[source_index]->PublishesDeadLetters()) {
+      letter.partition = record.partition;
+      letter.offset = record.offset;
+      letter.has_key = record.has_key;
+      letter.key.assign(record.enveloped ? std::string_view() : record.key);
+      letter.value.assign(record.enveloped ? record.bytes : record.value);
+      letter.timestamp_ms = record.timestamp_ms;
+      letter.error = reason;
+    }
+    pending_dead_letters_.push_back(PendingDeadLetter{source_index, record.partition, record.offset,
+                                                      -1, std::move(json), std::move(letter)});
     ++stats_->dead_letters;
   }
 
@@ -631,8 +642,20 @@ class Engine::Impl {
     json += ",\"value\":";
     AppendJsonString(Bytes(m.value_begin, m.value_size), &json);
     json += "}";
+    DeadLetter letter;
+    if (sources_[m.source_index]->PublishesDeadLetters()) {
+      letter.partition = m.partition;
+      letter.offset = m.offset;
+      letter.resolver = r.spec->name;
+      letter.has_key = m.has_key;
+      letter.key.assign(Bytes(m.key_begin, m.key_size));
+      letter.value.assign(Bytes(m.value_begin, m.value_size));
+      letter.timestamp_ms = m.timestamp_ms;
+      letter.error = reason;
+    }
     pending_dead_letters_.push_back(PendingDeadLetter{m.source_index, m.partition, m.offset,
-                                                      &r - resolvers_.data(), std::move(json)});
+                                                      &r - resolvers_.data(), std::move(json),
+                                                      std::move(letter)});
     ++stats_->dead_letters;
   }
 
@@ -695,10 +718,26 @@ class Engine::Impl {
     });
     STATEFOLD_RETURN_IF_ERROR(online_->Write(writes, &batch));
     std::stable_sort(pending_dead_letters_.begin(), pending_dead_letters_.end());
-    for (const PendingDeadLetter& dead : pending_dead_letters_) {
-      batch.PutDeadLetter(next_dead_letter_++, dead.record_json);
+    uint64_t first_dead_letter = next_dead_letter_;
+    std::vector<std::vector<DeadLetter>> published(sources_.size());
+    for (PendingDeadLetter& dead : pending_dead_letters_) {
+      if (sources_[dead.source_index]->PublishesDeadLetters()) {
+        published[dead.source_index].push_back(std::move(dead.letter));
+      } else {
+        batch.PutDeadLetter(next_dead_letter_++, dead.record_json);
+      }
     }
-    if (!pending_dead_letters_.empty()) {
+    // Published before the commit that moves past them: a crash in between publishes them
+    // again (at-least-once for dead-letter topics), never loses one.
+    for (size_t s = 0; s < sources_.size(); ++s) {
+      if (published[s].empty()) continue;
+      Status status = sources_[s]->PublishDeadLetters(published[s]);
+      if (!status.ok()) {
+        next_dead_letter_ = first_dead_letter;
+        return status;
+      }
+    }
+    if (next_dead_letter_ != first_dead_letter) {
       batch.PutMeta("dead_letters/next", std::to_string(next_dead_letter_));
     }
     for (auto& source : sources_) batch.PutPositions(source->name(), source->Positions());

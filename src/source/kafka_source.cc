@@ -12,8 +12,8 @@ namespace {
 
 void ErrorCallback(rd_kafka_t*, int error, const char* reason, void* opaque) {
   auto* last_error = static_cast<std::string*>(opaque);
-  std::string text = std::string(rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(error))) +
-                     ": " + reason;
+  std::string text =
+      std::string(rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(error))) + ": " + reason;
   if (text != *last_error) {  // one line per change of condition, not per retry
     std::fprintf(stderr, "statefold: kafka: %s (retrying)\n", text.c_str());
     *last_error = text;
@@ -28,7 +28,7 @@ Status KafkaSource::Open(KafkaSourceOptions options, std::unique_ptr<Source>* so
   char error[512];
   std::vector<std::pair<std::string, std::string>> properties = {
       {"group.id", result->options_.group_id},
-      {"enable.auto.commit", "false"},      // offsets live in checkpoints
+      {"enable.auto.commit", "false"},  // offsets live in checkpoints
       {"enable.auto.offset.store", "false"},
       {"auto.offset.reset", "earliest"},
       {"enable.partition.eof", "true"},
@@ -43,16 +43,19 @@ Status KafkaSource::Open(KafkaSourceOptions options, std::unique_ptr<Source>* so
       rd_kafka_conf_destroy(conf);
       return Status::InvalidArgument("Kafka source " + result->options_.name + ": " + error);
     }
+    if (key == "session.timeout.ms") result->session_timeout_ms_ = std::stoll(value);
   }
   rd_kafka_conf_set_opaque(conf, result.get());
-  rd_kafka_conf_set_rebalance_cb(conf, [](rd_kafka_t*, rd_kafka_resp_err_t error,
-                                          rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-    static_cast<KafkaSource*>(opaque)->OnRebalance(error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS,
-                                                   partitions);
-  });
-  rd_kafka_conf_set_error_cb(conf, [](rd_kafka_t* kafka, int err, const char* reason, void* opaque) {
-    ErrorCallback(kafka, err, reason, &static_cast<KafkaSource*>(opaque)->last_error_);
-  });
+  rd_kafka_conf_set_rebalance_cb(
+      conf, [](rd_kafka_t*, rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* partitions,
+               void* opaque) {
+        static_cast<KafkaSource*>(opaque)->OnRebalance(
+            error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, partitions);
+      });
+  rd_kafka_conf_set_error_cb(
+      conf, [](rd_kafka_t* kafka, int err, const char* reason, void* opaque) {
+        ErrorCallback(kafka, err, reason, &static_cast<KafkaSource*>(opaque)->last_error_);
+      });
   result->kafka_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
   if (result->kafka_ == nullptr) {
     return Status::InvalidArgument("Kafka source " + result->options_.name + ": " + error);
@@ -64,6 +67,10 @@ Status KafkaSource::Open(KafkaSourceOptions options, std::unique_ptr<Source>* so
 
 KafkaSource::~KafkaSource() {
   ReleaseMessages();
+  if (producer_ != nullptr) {
+    rd_kafka_flush(producer_, 10000);
+    rd_kafka_destroy(producer_);
+  }
   if (kafka_ != nullptr) {
     rd_kafka_consumer_close(kafka_);
     rd_kafka_destroy(kafka_);
@@ -83,6 +90,7 @@ void KafkaSource::OnRebalance(bool assign, rd_kafka_topic_partition_list_t* part
       if (next != next_offsets_.end()) p.offset = next->second;
       assigned_.insert(p.partition);
     }
+    assigned_at_ = std::chrono::steady_clock::now();
     rd_kafka_assign(kafka_, partitions);
   } else {
     // Revoked: state of these partitions' keys stays in this state directory; see
@@ -105,6 +113,17 @@ Status KafkaSource::Seek(const std::vector<SourcePosition>& positions) {
     return Status::IOError("cannot subscribe to Kafka topic " + options_.topic + ": " +
                            rd_kafka_err2str(error));
   }
+  // The partition count tells a whole assignment from a share (see AtEnd). Unknown when the
+  // broker is not up yet: AtEnd then waits a session timeout instead.
+  rd_kafka_topic_t* topic = rd_kafka_topic_new(kafka_, options_.topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* metadata = nullptr;
+  if (rd_kafka_metadata(kafka_, 0, topic, &metadata, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (metadata->topic_cnt == 1 && metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      topic_partitions_ = metadata->topics[0].partition_cnt;
+    }
+    rd_kafka_metadata_destroy(metadata);
+  }
+  rd_kafka_topic_destroy(topic);
   return Status::Ok();
 }
 
@@ -152,7 +171,9 @@ bool KafkaSource::AtEnd() const {
   for (int32_t partition : assigned_) {
     if (!at_end_.count(partition)) return false;
   }
-  return true;
+  if (static_cast<int>(assigned_.size()) == topic_partitions_) return true;
+  return std::chrono::steady_clock::now() - assigned_at_ >=
+         std::chrono::milliseconds(session_timeout_ms_);
 }
 
 std::vector<SourcePosition> KafkaSource::Positions() const {
@@ -173,6 +194,69 @@ void KafkaSource::Committed(const std::vector<SourcePosition>& positions) {
   }
   if (offsets->cnt > 0) rd_kafka_commit(kafka_, offsets, /*async=*/1);
   rd_kafka_topic_partition_list_destroy(offsets);
+}
+
+Status KafkaSource::PublishDeadLetters(const std::vector<DeadLetter>& letters) {
+  char error[512];
+  if (producer_ == nullptr) {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    std::vector<std::pair<std::string, std::string>> properties = {{"acks", "all"},
+                                                                   {"log_level", "3"}};
+    properties.insert(properties.end(), options_.properties.begin(), options_.properties.end());
+    for (const auto& [key, value] : properties) {
+      if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), error, sizeof error) !=
+          RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        return Status::InvalidArgument("dead-letter producer of " + options_.name + ": " + error);
+      }
+    }
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_dr_msg_cb(conf,
+                                [](rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
+                                  if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                                    ++static_cast<KafkaSource*>(opaque)->failed_deliveries_;
+                                  }
+                                });
+    producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+    if (producer_ == nullptr) {
+      return Status::InvalidArgument("dead-letter producer of " + options_.name + ": " + error);
+    }
+  }
+  failed_deliveries_ = 0;
+  for (const DeadLetter& letter : letters) {
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(5);
+    std::string partition = std::to_string(letter.partition);
+    std::string offset = std::to_string(letter.offset);
+    rd_kafka_header_add(headers, "statefold.source.topic", -1, options_.topic.data(),
+                        static_cast<ssize_t>(options_.topic.size()));
+    rd_kafka_header_add(headers, "statefold.source.partition", -1, partition.data(),
+                        static_cast<ssize_t>(partition.size()));
+    rd_kafka_header_add(headers, "statefold.source.offset", -1, offset.data(),
+                        static_cast<ssize_t>(offset.size()));
+    rd_kafka_header_add(headers, "statefold.resolver", -1, letter.resolver.data(),
+                        static_cast<ssize_t>(letter.resolver.size()));
+    rd_kafka_header_add(headers, "statefold.error", -1, letter.error.data(),
+                        static_cast<ssize_t>(letter.error.size()));
+    rd_kafka_resp_err_t status = rd_kafka_producev(
+        producer_, RD_KAFKA_V_TOPIC(options_.dead_letter_topic.c_str()),
+        RD_KAFKA_V_KEY(letter.has_key ? letter.key.data() : nullptr,
+                       letter.has_key ? letter.key.size() : 0),
+        RD_KAFKA_V_VALUE(const_cast<char*>(letter.value.data()), letter.value.size()),
+        RD_KAFKA_V_TIMESTAMP(letter.timestamp_ms), RD_KAFKA_V_HEADERS(headers),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (status != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_headers_destroy(headers);  // not taken over on failure
+      return Status::IOError("cannot produce to dead-letter topic " + options_.dead_letter_topic +
+                             ": " + rd_kafka_err2str(status));
+    }
+  }
+  rd_kafka_resp_err_t flushed = rd_kafka_flush(producer_, 60000);
+  if (flushed != RD_KAFKA_RESP_ERR_NO_ERROR || failed_deliveries_ > 0) {
+    return Status::IOError("dead letters were not all delivered to topic " +
+                           options_.dead_letter_topic + " (" + std::to_string(failed_deliveries_) +
+                           " failed)");
+  }
+  return Status::Ok();
 }
 
 }  // namespace statefold

@@ -6,6 +6,7 @@
 // After each checkpoint the positions are also committed to Kafka, so lag tools see them.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
@@ -22,15 +23,22 @@ typedef struct rd_kafka_topic_partition_list_s rd_kafka_topic_partition_list_t;
 namespace statefold {
 
 struct KafkaSourceOptions {
-  std::string name;      // the source's name in the resolver definitions
+  std::string name;  // the source's name in the resolver definitions
   std::string topic;
   std::string group_id;
   // librdkafka properties, e.g. {"bootstrap.servers", "127.0.0.1:9092"}; these win over
   // statefold's defaults.
   std::vector<std::pair<std::string, std::string>> properties;
   // AtEnd() once every assigned partition is caught up (backfills and tests); otherwise the
-  // source never ends and the run stops on a signal.
+  // source never ends and the run stops on a signal. With only some of the topic's partitions
+  // assigned, the assignment must also have held for a group session timeout: a consumer that
+  // was killed keeps its partitions until then, and they must not be mistaken for another
+  // live process's share.
   bool stop_at_end = false;
+  // Dead letters of this source are produced to this topic (key, value and timestamp of the
+  // message; headers statefold.source.{topic,partition,offset}, statefold.resolver and
+  // statefold.error). Empty: they go to the state directory.
+  std::string dead_letter_topic;
 };
 
 class KafkaSource : public Source {
@@ -45,6 +53,8 @@ class KafkaSource : public Source {
   bool AtEnd() const override;
   std::vector<SourcePosition> Positions() const override;
   void Committed(const std::vector<SourcePosition>& positions) override;
+  bool PublishesDeadLetters() const override { return !options_.dead_letter_topic.empty(); }
+  Status PublishDeadLetters(const std::vector<DeadLetter>& letters) override;
 
   // librdkafka's rebalance callback: starts assigned partitions at the stored positions.
   void OnRebalance(bool assign, rd_kafka_topic_partition_list_t* partitions);
@@ -55,12 +65,17 @@ class KafkaSource : public Source {
 
   KafkaSourceOptions options_;
   rd_kafka_t* kafka_ = nullptr;
-  std::vector<rd_kafka_message_t*> held_;         // messages whose views the last batch hands out
+  rd_kafka_t* producer_ = nullptr;  // for dead letters, made on first use
+  int failed_deliveries_ = 0;
+  std::vector<rd_kafka_message_t*> held_;  // messages whose views the last batch hands out
   // Per partition, the offset after the last record handed out (initially: the checkpoint's);
   // an assigned partition resumes there.
   std::map<int32_t, int64_t> next_offsets_;
   std::set<int32_t> assigned_;
-  std::set<int32_t> at_end_;                      // assigned partitions caught up
+  std::chrono::steady_clock::time_point assigned_at_;  // of the latest assignment
+  int topic_partitions_ = -1;                          // from metadata, once known
+  int64_t session_timeout_ms_ = 45000;
+  std::set<int32_t> at_end_;  // assigned partitions caught up
   std::string last_error_;
 };
 

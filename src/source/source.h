@@ -37,6 +37,18 @@ struct SourcePosition {
   int64_t byte_position = 0;
 };
 
+// A message that could not be processed, for a source that publishes dead letters itself.
+struct DeadLetter {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string resolver;  // empty when the record itself did not decode
+  bool has_key = false;
+  std::string key;
+  std::string value;
+  int64_t timestamp_ms = 0;
+  std::string error;
+};
+
 class Source {
  public:
   virtual ~Source() = default;
@@ -58,6 +70,16 @@ class Source {
 
   // The position after the last record returned by Poll.
   virtual std::vector<SourcePosition> Positions() const = 0;
+
+  // Sources with a dead-letter destination of their own (a Kafka DLQ topic) return true;
+  // their dead letters go to PublishDeadLetters instead of the state directory.
+  virtual bool PublishesDeadLetters() const { return false; }
+  // REQUIRES: PublishesDeadLetters(). Returns OK once every letter is durably published; the
+  // engine calls it before the checkpoint that moves past the letters commits.
+  virtual Status PublishDeadLetters(const std::vector<DeadLetter>& letters) {
+    (void)letters;
+    return Status::InvalidArgument("source " + name() + " has no dead-letter destination");
+  }
 
   // Called after a checkpoint with these positions committed to the state store, e.g. to
   // report them to Kafka for lag tools. The state store stays the source of truth.

@@ -96,7 +96,8 @@ class KafkaSourceTest : public ::testing::Test {
 };
 
 TEST_F(KafkaSourceTest, ConsumesToTheEndAndResumesFromCheckpointedPositions) {
-  for (int i = 0; i < 50; ++i) Produce("u" + std::to_string(i % 5), "ip" + std::to_string(i % 3), 1000 + i);
+  for (int i = 0; i < 50; ++i)
+    Produce("u" + std::to_string(i % 5), "ip" + std::to_string(i % 3), 1000 + i);
   Flush();
   RunStats first = RunToEnd();
   EXPECT_EQ(first.messages, 50u);

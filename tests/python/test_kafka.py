@@ -50,7 +50,7 @@ def engine_env(broker, tmp_path, topic):
     from the environment, the topic and librdkafka settings from statefold.toml."""
     config = tmp_path / "statefold.toml"
     config.write_text(
-        f'[kafka."..."]\ntopic = "{topic}"\n'
+        f'[kafka."..."]\ntopic = "{topic}"\ngroup_id_prefix = "test-{topic}"\n'
         # A short session, so a consumer restarted after kill -9 is not kept waiting long.
         '[kafka."...".additional_kafka_args]\n"session.timeout.ms" = "6000"\n"heartbeat.interval.ms" = "1000"\n'
     )
@@ -122,3 +122,41 @@ def test_kill_9_mid_stream_then_restart_gives_the_uninterrupted_result(broker, t
     final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert final.returncode == 0, final.stderr
     assert features(state_dir) == file_mode_result(tmp_path, events)
+
+
+def test_bad_messages_reach_the_dead_letter_topic_with_headers(broker, tmp_path):
+    events = tmp_path / "logins.jsonl"
+    records = []
+    for i in range(30):
+        value = {"user_id": f"u{i % 3}", "ip_address": f"10.0.0.{i}"}
+        if i in (7, 19):
+            value = {"user_id": f"u{i % 3}"}  # no ip_address: does not decode into LoginEvent
+        records.append(json.dumps({"key": f"u{i % 3}", "value": value, "timestamp": 1000 + i}))
+    events.write_text("\n".join(records) + "\n")
+    broker.produce("logins-dlq-in", events)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    broker.produce("logins-dlq", empty)  # creates the dead-letter topic
+
+    env = engine_env(broker, tmp_path, "logins-dlq-in")
+    env[env_prefix("...") + "DEAD_LETTER_QUEUE_TOPIC"] = "logins-dlq"
+    state_dir = tmp_path / "state"
+    run = subprocess.run([STATEFOLD, "run", DEFS, "--stop-at-end", "--state-dir", str(state_dir)],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "2 dead letters" in run.stdout, run.stdout
+    assert statefold.Client(str(state_dir), follow=False).dead_letters() == []  # not stored locally
+
+    consumed = subprocess.run([KAFKA_LOCAL, "consume", "logins-dlq", "2"], env=broker.env,
+                              capture_output=True, text=True, timeout=120)
+    # One record per "Partition:" (the error header spans several lines).
+    lines = ["Partition:" + chunk for chunk in consumed.stdout.split("Partition:")[1:]]
+    assert len(lines) == 2, consumed.stdout + consumed.stderr
+    offsets = set()
+    for line in lines:
+        assert "statefold.source.topic:logins-dlq-in" in line, line
+        assert "statefold.resolver:track_unique_ips" in line, line
+        assert "ip_address" in line and "Field required" in line, line  # the pydantic error
+        assert '{"user_id": "u1"}' in line, line  # the original value (i = 7 and 19: u1)
+        offsets.add(line.split("statefold.source.offset:")[1].split(",")[0])
+    assert len(offsets) == 2
