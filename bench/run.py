@@ -1,12 +1,17 @@
 """statefold benchmark: the reference's login example over N messages and K skewed keys.
 
-    .venv/bin/python bench/run.py [--messages 1000000] [--keys 100000]
+    .venv/bin/python bench/run.py [--messages 1000000] [--keys 100000] [--kafka]
 
 Runs, over the same generated file:
   statefold        `statefold run` with durable RocksDB state (the product)
   python-loop      a plain Python loop: json.loads, pydantic validation, a dict of state
                    objects and the same resolver function; nothing durable (the floor that
                    any Python-hosted engine pays for the user's code)
+With --kafka, also (on a local broker from scripts/kafka-local, to which the same events are
+produced once per topic):
+  statefold-kafka  `statefold run --stop-at-end` reading the topic in a consumer group
+  kafka-drain      a plain librdkafka consumer that reads the topic and does no work (the
+                   ceiling; build/kafka_drain)
 and prints messages/s, peak RSS, and each row's ratio to statefold. Each row runs in its own
 process, pinned to one core with taskset when available.
 """
@@ -68,11 +73,43 @@ def measure(name, command):
     return result.stdout, wall, peak_kib
 
 
+def kafka_rows(args, events):
+    kafka_local = os.path.join(ROOT, "scripts", "kafka-local")
+    was_running = subprocess.run([kafka_local, "address"], capture_output=True).returncode == 0
+    address = subprocess.run([kafka_local, "start"], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        topic = f"bench-logins-{args.messages}-{args.keys}"
+        topics = subprocess.run([kafka_local, "topics"], capture_output=True, text=True, check=True).stdout.split()
+        if topic not in topics:
+            subprocess.run([kafka_local, "produce", topic, events], check=True, capture_output=True)
+        env = dict(os.environ)
+        prefix = "STATEFOLD_KAFKA_____"  # the example's KafkaSource(name="...")
+        env[prefix + "BOOTSTRAP_SERVER"] = address
+        env[prefix + "TOPIC"] = topic
+        env[prefix + "GROUP_ID_PREFIX"] = f"bench-{time.time_ns()}"
+        state_dir = os.path.join(args.work_dir, "kafka-state")
+        shutil.rmtree(state_dir, ignore_errors=True)
+        os.environ.update(env)
+        out, wall, rss = measure("statefold-kafka", [os.path.join(ROOT, ".venv", "bin", "statefold"), "run",
+                                                     DEFS, "--stop-at-end", "--state-dir", state_dir])
+        seconds = float(out.split(" in ")[1].split(" s ")[0])
+        rows = [("statefold-kafka (topic, 4 partitions)", seconds, wall, rss)]
+        out, wall, rss = measure("kafka-drain", [os.path.join(ROOT, "build", "kafka_drain"), address, topic])
+        count, seconds = out.split()
+        assert int(count) == args.messages, out
+        rows.append(("kafka-drain (librdkafka, no work)", float(seconds), wall, rss))
+        return rows
+    finally:
+        if not was_running:
+            subprocess.run([kafka_local, "stop"], capture_output=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--messages", type=int, default=1_000_000)
     p.add_argument("--keys", type=int, default=100_000)
     p.add_argument("--work-dir", default=os.path.join(ROOT, "bench", "out"))
+    p.add_argument("--kafka", action="store_true", help="also run the Kafka rows (starts a local broker)")
     args = p.parse_args()
     os.makedirs(args.work_dir, exist_ok=True)
     events = os.path.join(args.work_dir, f"logins-{args.messages}-{args.keys}.jsonl")
@@ -91,6 +128,9 @@ def main():
 
     out, wall, rss = measure("python-loop", [PYTHON, "-c", PYTHON_LOOP, events, os.path.join(ROOT, "python"), DEFS])
     rows.append(("python-loop (in memory, not durable)", float(out.strip()), wall, rss))
+
+    if args.kafka:
+        rows.extend(kafka_rows(args, events))
 
     base = args.messages / rows[0][1]
     print(f"{args.messages:,} messages, {args.keys:,} keys (Zipf 1.1), one core")

@@ -103,7 +103,7 @@ def test_reference_example_over_a_topic_equals_the_file_run(broker, tmp_path):
 
 def test_kill_9_mid_stream_then_restart_gives_the_uninterrupted_result(broker, tmp_path):
     events = tmp_path / "logins.jsonl"
-    generate(events, 400000, 20000, seed=9)
+    generate(events, 600000, 20000, seed=9)
     broker.produce("logins-crash", events)
     env = engine_env(broker, tmp_path, "logins-crash")
     state_dir = tmp_path / "kafka-state"
@@ -113,7 +113,7 @@ def test_kill_9_mid_stream_then_restart_gives_the_uninterrupted_result(broker, t
     kills = 0
     for _ in range(3):
         process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(2.0, 4.0))
+        time.sleep(rng.uniform(0.8, 2.0))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1
