@@ -19,10 +19,12 @@ int main(int argc, char** argv) {
   }
   char error[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  std::string group = "kafka-drain-" + std::to_string(
-      std::chrono::steady_clock::now().time_since_epoch().count());
-  const char* properties[][2] = {{"bootstrap.servers", argv[1]},  {"group.id", group.c_str()},
-                                 {"enable.auto.commit", "false"}, {"auto.offset.reset", "earliest"},
+  std::string group =
+      "kafka-drain-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  const char* properties[][2] = {{"bootstrap.servers", argv[1]},
+                                 {"group.id", group.c_str()},
+                                 {"enable.auto.commit", "false"},
+                                 {"auto.offset.reset", "earliest"},
                                  {"enable.partition.eof", "true"}};
   for (auto& p : properties) {
     if (rd_kafka_conf_set(conf, p[0], p[1], error, sizeof error) != RD_KAFKA_CONF_OK) {

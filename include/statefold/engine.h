@@ -35,15 +35,18 @@ struct EngineOptions {
   bool sync = false;                          // fsync each checkpoint (power-loss safety)
   // Polled between batches; returning true checkpoints and ends Run.
   std::function<bool()> should_stop;
+  // Each checkpoint also stores the run's metrics (counters, positions, lag, checkpoint
+  // time) as JSON under the metadata key "status", for `statefold status`.
   // Called for each feature value as its checkpoint commits (tests and tooling).
   std::function<void(const FeatureWrite&)> on_committed_feature;
 };
 
 struct RunStats {
-  uint64_t messages = 0;      // records read from the sources in this run
-  uint64_t outputs = 0;       // resolver calls that returned features
-  uint64_t dead_letters = 0;  // dead letters recorded in this run
-  uint64_t keys = 0;          // keys with state, over all stateful resolvers, after the run
+  uint64_t messages = 0;         // records read from the sources in this run
+  uint64_t outputs = 0;          // resolver calls that returned features
+  uint64_t dead_letters = 0;     // dead letters recorded in this run
+  uint64_t resolver_errors = 0;  // resolver calls that raised or returned an invalid value
+  uint64_t keys = 0;             // keys with state, over all stateful resolvers, after the run
   uint64_t checkpoints = 0;
   double seconds = 0;
   bool interrupted = false;  // should_stop ended the run

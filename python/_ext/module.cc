@@ -186,6 +186,7 @@ nb::dict Run(const std::string& state_dir, nb::list sources, nb::list resolver_s
   result["messages"] = stats.messages;
   result["outputs"] = stats.outputs;
   result["dead_letters"] = stats.dead_letters;
+  result["resolver_errors"] = stats.resolver_errors;
   result["keys"] = stats.keys;
   result["checkpoints"] = stats.checkpoints;
   result["seconds"] = stats.seconds;
@@ -266,6 +267,12 @@ NB_MODULE(_ext, m) {
              std::vector<std::string> keys;
              Check(self.ListKeys(resolver, limit, &keys));
              return keys;
+           })
+      .def("status",
+           [](StateInspector& self) {
+             std::string json;
+             Check(self.RunStatus(&json));
+             return json;
            })
       .def("dead_letters", [](StateInspector& self, size_t limit) {
         std::vector<std::string> records;

@@ -5,6 +5,7 @@ import gc
 import json
 import signal
 import sys
+import time
 from typing import Any, Dict, List, Optional
 
 from .client import Client
@@ -68,6 +69,27 @@ def cmd_state(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    status = Client(args.state_dir, follow=False).status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    run_info = status["run"]
+    age = max(0.0, time.time() - status["updated_ms"] / 1000)
+    print(f"last checkpoint {age:.0f} s ago, in a run started "
+          f"{max(0.0, time.time() - run_info['started_ms'] / 1000):.0f} s ago")
+    print(f"run: {run_info['messages']:,} messages, {run_info['outputs']:,} outputs, "
+          f"{run_info['resolver_errors']:,} resolver errors, {run_info['dead_letters']:,} dead letters, "
+          f"{run_info['checkpoints']:,} checkpoints (previous commit {run_info['last_checkpoint_commit_ms']:.1f} ms)")
+    for source, partitions in status["sources"].items():
+        for partition, p in sorted(partitions.items(), key=lambda item: int(item[0])):
+            lag = "unknown" if p["lag"] is None else f"{p['lag']:,}"
+            print(f"source {source} partition {partition}: next offset {p['next_offset']:,}, lag {lag}")
+    for resolver, r in status["resolvers"].items():
+        print(f"resolver {resolver}: {r['keys']:,} keys")
+    return 0
+
+
 def cmd_dead_letters(args: argparse.Namespace) -> int:
     for record in Client(args.state_dir, follow=False).dead_letters(args.limit):
         print(json.dumps(record))
@@ -114,6 +136,10 @@ def parser() -> argparse.ArgumentParser:
     sr = with_state_dir(ssub.add_parser("reset", help="delete all state of a resolver"))
     sr.add_argument("resolver")
     s.set_defaults(func=cmd_state)
+
+    st = with_state_dir(sub.add_parser("status", help="metrics of the last checkpoint: counters, lag"))
+    st.add_argument("--json", action="store_true", help="print the raw JSON")
+    st.set_defaults(func=cmd_status)
 
     d = with_state_dir(sub.add_parser("dead-letters", help="print dead-letter records as JSON Lines"))
     d.add_argument("--limit", type=int, default=1000)

@@ -64,5 +64,10 @@ class Client:
     def dead_letters(self, limit: int = 1000) -> List[Dict[str, Any]]:
         return [json.loads(r) for r in self._reader().dead_letters(limit)]
 
+    def status(self) -> Dict[str, Any]:
+        """The metrics stored with the last checkpoint: run counters, source positions and
+        lag per partition, keys per resolver, checkpoint commit time."""
+        return json.loads(self._reader().status())
+
     def state_schema(self, resolver: Any) -> Dict[str, Any]:
         return json.loads(self._reader().state_schema(getattr(resolver, "name", resolver)))

@@ -11,6 +11,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <limits>
 #include <string>
@@ -173,6 +174,7 @@ class Engine::Impl {
     *stats = RunStats();
     stats_ = stats;
     auto started = std::chrono::steady_clock::now();
+    run_started_ms_ = WallClockMillis();
     STATEFOLD_RETURN_IF_ERROR(Prepare());
     last_checkpoint_ = std::chrono::steady_clock::now();
     std::vector<RawRecord> records;
@@ -393,6 +395,7 @@ class Engine::Impl {
         if (!r.skipped[j] && spec.stateful) MarkDirty(r, r.entries[j], r.entry_keys[j]);
       }
       if (failed < n) {
+        ++stats_->resolver_errors;
         AddDeadLetter(r, r.epoch_indexes[failed], r.messages[failed].key, r.output.failure());
         CacheEntry* entry = r.entries[failed];
         if (spec.stateful) {
@@ -741,7 +744,12 @@ class Engine::Impl {
       batch.PutMeta("dead_letters/next", std::to_string(next_dead_letter_));
     }
     for (auto& source : sources_) batch.PutPositions(source->name(), source->Positions());
+    batch.PutMeta("status", StatusJson());
+    auto commit_started = std::chrono::steady_clock::now();
     STATEFOLD_RETURN_IF_ERROR(store_->Commit(&batch));
+    last_commit_ms_ =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - commit_started)
+            .count();
     ++stats_->checkpoints;
     for (auto& source : sources_) source->Committed(source->Positions());
     if (options_.on_committed_feature) {
@@ -761,6 +769,45 @@ class Engine::Impl {
     last_checkpoint_ = std::chrono::steady_clock::now();
     ++epoch_number_;
     return Status::Ok();
+  }
+
+  // The run's metrics as stored with each checkpoint (see EngineOptions).
+  std::string StatusJson() const {
+    auto number = [](double v) {
+      char buffer[32];
+      return std::string(buffer, std::to_chars(buffer, buffer + sizeof buffer, v).ptr);
+    };
+    std::string json = "{\"updated_ms\":" + std::to_string(WallClockMillis()) +
+                       ",\"run\":{\"started_ms\":" + std::to_string(run_started_ms_) +
+                       ",\"messages\":" + std::to_string(stats_->messages) +
+                       ",\"outputs\":" + std::to_string(stats_->outputs) +
+                       ",\"resolver_errors\":" + std::to_string(stats_->resolver_errors) +
+                       ",\"dead_letters\":" + std::to_string(stats_->dead_letters) +
+                       ",\"checkpoints\":" + std::to_string(stats_->checkpoints + 1) +
+                       ",\"last_checkpoint_commit_ms\":" + number(last_commit_ms_) +
+                       "},\"sources\":{";
+    for (size_t s = 0; s < sources_.size(); ++s) {
+      if (s > 0) json += ",";
+      AppendJsonString(sources_[s]->name(), &json);
+      json += ":{";
+      bool first = true;
+      for (const SourcePosition& p : sources_[s]->Positions()) {
+        if (!first) json += ",";
+        first = false;
+        int64_t lag = sources_[s]->Lag(p.partition, p.next_offset);
+        json += "\"" + std::to_string(p.partition) +
+                "\":{\"next_offset\":" + std::to_string(p.next_offset) +
+                ",\"lag\":" + (lag < 0 ? std::string("null") : std::to_string(lag)) + "}";
+      }
+      json += "}";
+    }
+    json += "},\"resolvers\":{";
+    for (size_t i = 0; i < resolvers_.size(); ++i) {
+      if (i > 0) json += ",";
+      AppendJsonString(resolvers_[i].spec->name, &json);
+      json += ":{\"keys\":" + std::to_string(resolvers_[i].keys) + "}";
+    }
+    return json + "}}";
   }
 
   // Keeps the live-state cache within its budget: drops clean entries, least recently used
@@ -794,6 +841,8 @@ class Engine::Impl {
   PendingEntity* last_entity_ = nullptr;  // the entity of the previous AddPending
   std::vector<PendingDeadLetter> pending_dead_letters_;
   uint64_t next_dead_letter_ = 0;
+  int64_t run_started_ms_ = 0;
+  double last_commit_ms_ = 0;  // of the previous checkpoint
   uint64_t epoch_number_ = 1;
   size_t messages_since_checkpoint_ = 0;
   std::chrono::steady_clock::time_point last_checkpoint_;

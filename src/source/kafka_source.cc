@@ -195,6 +195,16 @@ std::vector<SourcePosition> KafkaSource::Positions() const {
   return positions;
 }
 
+int64_t KafkaSource::Lag(int32_t partition, int64_t next_offset) const {
+  int64_t low = -1, high = -1;  // cached from fetch responses: no request
+  if (rd_kafka_get_watermark_offsets(kafka_, options_.topic.c_str(), partition, &low, &high) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+      high < 0) {
+    return -1;
+  }
+  return high > next_offset ? high - next_offset : 0;
+}
+
 void KafkaSource::Committed(const std::vector<SourcePosition>& positions) {
   rd_kafka_topic_partition_list_t* offsets =
       rd_kafka_topic_partition_list_new(static_cast<int>(positions.size()));

@@ -53,6 +53,7 @@ class KafkaSource : public Source {
   bool AtEnd() const override;
   std::vector<SourcePosition> Positions() const override;
   void Committed(const std::vector<SourcePosition>& positions) override;
+  int64_t Lag(int32_t partition, int64_t next_offset) const override;
   bool PublishesDeadLetters() const override { return !options_.dead_letter_topic.empty(); }
   Status PublishDeadLetters(const std::vector<DeadLetter>& letters) override;
 

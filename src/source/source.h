@@ -71,6 +71,14 @@ class Source {
   // The position after the last record returned by Poll.
   virtual std::vector<SourcePosition> Positions() const = 0;
 
+  // Messages after `next_offset` in `partition` that are already in the source (Kafka: the
+  // high watermark minus the position), or -1 when unknown. Must not block.
+  virtual int64_t Lag(int32_t partition, int64_t next_offset) const {
+    (void)partition;
+    (void)next_offset;
+    return -1;
+  }
+
   // Sources with a dead-letter destination of their own (a Kafka DLQ topic) return true;
   // their dead letters go to PublishDeadLetters instead of the state directory.
   virtual bool PublishesDeadLetters() const { return false; }

@@ -71,6 +71,13 @@ Status StateInspector::Features(std::string_view ns, std::string_view entity_id,
   return Status::Ok();
 }
 
+Status StateInspector::RunStatus(std::string* json) {
+  bool found;
+  STATEFOLD_RETURN_IF_ERROR(store_->GetMeta("status", json, &found));
+  if (!found) return Status::NotFound("no checkpoint has been written yet");
+  return Status::Ok();
+}
+
 Status StateInspector::DeadLetters(size_t limit, std::vector<std::string>* records) {
   records->clear();
   return store_->ScanDeadLetters([&](uint64_t, std::string_view record) {

@@ -34,6 +34,9 @@ class StateInspector {
   // The features of one entity; NotFound when the entity has none.
   Status Features(std::string_view ns, std::string_view entity_id,
                   std::vector<StoredFeature>* features);
+  // The metrics stored with the last checkpoint (JSON, see EngineOptions); NotFound before
+  // the first checkpoint.
+  Status RunStatus(std::string* json);
   // Dead-letter records (JSON objects) in the order they were recorded.
   Status DeadLetters(size_t limit, std::vector<std::string>* records);
 

@@ -96,6 +96,14 @@ def test_reference_example_over_a_topic_equals_the_file_run(broker, tmp_path):
     assert len(expected) > 1000
     assert features(state_dir) == expected
 
+    status = json.loads(subprocess.run([STATEFOLD, "status", "--json", "--state-dir", str(state_dir)],
+                                       capture_output=True, text=True, check=True).stdout)
+    assert status["run"]["messages"] == 20000
+    partitions = status["sources"]["..."]
+    assert sorted(partitions) == ["0", "1", "2", "3"]
+    assert sum(p["next_offset"] for p in partitions.values()) == 20000
+    assert all(p["lag"] == 0 for p in partitions.values()), partitions
+
     again = subprocess.run([STATEFOLD, "run", DEFS, "--stop-at-end", "--state-dir", str(state_dir)],
                            env=env, capture_output=True, text=True, timeout=300)
     assert again.stdout.startswith("done: 0 messages"), again.stdout + again.stderr

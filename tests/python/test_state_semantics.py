@@ -1257,3 +1257,20 @@ def test_client_on_missing_state_dir(tmp_path):
     with pytest.raises(NotFoundError):
         client.get("user", "u1")
     assert not (tmp_path / "does-not-exist").exists()
+
+
+def test_cli_status_reports_the_last_checkpoint(tmp_path, statefold_cli):
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(
+        json.dumps({"key": f"u{i % 4}", "value": {"user_id": f"u{i % 4}", "ip_address": f"10.0.0.{i}"},
+                    "timestamp": i}) + "\n" for i in range(40)
+    ) + "{broken\n")
+    statefold_cli("run", LOGIN_DEFS, "--input", events, "--state-dir", tmp_path / "s", check=True)
+    status = json.loads(statefold_cli("status", "--json", "--state-dir", tmp_path / "s", check=True).stdout)
+    assert status["run"]["messages"] == 41
+    assert status["run"]["outputs"] == 40
+    assert status["run"]["dead_letters"] == 1
+    assert status["sources"]["..."]["0"]["next_offset"] == 41
+    assert status["resolvers"]["track_unique_ips"]["keys"] == 4
+    text = statefold_cli("status", "--state-dir", tmp_path / "s", check=True).stdout
+    assert "41 messages" in text and "track_unique_ips: 4 keys" in text
