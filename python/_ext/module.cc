@@ -104,6 +104,7 @@ std::unique_ptr<Source> MakeSource(nb::dict d) {
     options.topic = nb::cast<std::string>(d["topic"]);
     options.group_id = nb::cast<std::string>(d["group_id"]);
     options.stop_at_end = nb::cast<bool>(d["stop_at_end"]);
+    options.late_arrival_deadline_ms = nb::cast<int64_t>(d["late_arrival_deadline_ms"]);
     if (!d["dead_letter_topic"].is_none()) {
       options.dead_letter_topic = nb::cast<std::string>(d["dead_letter_topic"]);
     }

@@ -81,7 +81,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"run: {run_info['messages']:,} messages, {run_info['outputs']:,} outputs, "
           f"{run_info['resolver_errors']:,} resolver errors, {run_info['dead_letters']:,} dead letters, "
           f"{run_info['checkpoints']:,} checkpoints (previous commit {run_info['last_checkpoint_commit_ms']:.1f} ms)")
-    for source, partitions in status["sources"].items():
+    for source, source_status in status["sources"].items():
+        if source_status["skipped_late"]:
+            print(f"source {source}: {source_status['skipped_late']:,} late records skipped")
+        partitions = source_status["partitions"]
         for partition, p in sorted(partitions.items(), key=lambda item: int(item[0])):
             lag = "unknown" if p["lag"] is None else f"{p['lag']:,}"
             print(f"source {source} partition {partition}: next offset {p['next_offset']:,}, lag {lag}")

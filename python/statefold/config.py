@@ -11,6 +11,7 @@ the file's table is `[kafka.logins]`:
     additional_kafka_args = { "fetch.min.bytes" = "1" }
 """
 
+import datetime
 import os
 import re
 import socket
@@ -28,7 +29,7 @@ from .sources import KafkaSource
 KAFKA_FIELDS = (
     "bootstrap_server", "topic", "client_id_prefix", "group_id_prefix", "security_protocol",
     "sasl_mechanism", "sasl_username", "sasl_password", "ssl_ca_file", "ssl_keystore_location",
-    "dead_letter_queue_topic",
+    "dead_letter_queue_topic", "late_arrival_deadline",
 )
 
 # KafkaSource fields -> librdkafka properties.
@@ -105,4 +106,25 @@ def kafka_source_description(
         "properties": properties,
         "stop_at_end": stop_at_end,
         "dead_letter_topic": settings.get("dead_letter_queue_topic"),
+        "late_arrival_deadline_ms": duration_ms(settings.get("late_arrival_deadline"), source.source_name),
     }
+
+
+_DURATION_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def duration_ms(value: Any, source_name: str) -> int:
+    """A late-arrival deadline in milliseconds; 0 for none. Takes a timedelta, seconds, or
+    Chalk's duration strings ("30m", "1h30m", "2d", "infinity")."""
+    if value is None or value == "infinity":
+        return 0
+    if isinstance(value, datetime.timedelta):
+        return int(value.total_seconds() * 1000)
+    if isinstance(value, (int, float)):
+        return int(value * 1000)
+    parts = re.findall(r"(\d+)(ms|s|m|h|d|w)", str(value))
+    if not parts or "".join(n + u for n, u in parts) != str(value).replace(" ", ""):
+        raise DefinitionError(
+            f"source {source_name}: late_arrival_deadline {value!r} is not a duration like 30m, 1h30m or 2d"
+        )
+    return sum(int(n) * _DURATION_UNITS[u] for n, u in parts)

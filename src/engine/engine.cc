@@ -789,7 +789,8 @@ class Engine::Impl {
     for (size_t s = 0; s < sources_.size(); ++s) {
       if (s > 0) json += ",";
       AppendJsonString(sources_[s]->name(), &json);
-      json += ":{";
+      json +=
+          ":{\"skipped_late\":" + std::to_string(sources_[s]->SkippedLate()) + ",\"partitions\":{";
       bool first = true;
       for (const SourcePosition& p : sources_[s]->Positions()) {
         if (!first) json += ",";
@@ -799,7 +800,7 @@ class Engine::Impl {
                 "\":{\"next_offset\":" + std::to_string(p.next_offset) +
                 ",\"lag\":" + (lag < 0 ? std::string("null") : std::to_string(lag)) + "}";
       }
-      json += "}";
+      json += "}}";
     }
     json += "},\"resolvers\":{";
     for (size_t i = 0; i < resolvers_.size(); ++i) {

@@ -10,6 +10,12 @@
 namespace statefold {
 namespace {
 
+int64_t WallClockMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 void ErrorCallback(rd_kafka_t*, int error, const char* reason, void* opaque) {
   auto* last_error = static_cast<std::string*>(opaque);
   std::string text =
@@ -138,6 +144,7 @@ Status KafkaSource::Poll(size_t max_records, std::vector<RawRecord>* batch) {
   // Wait up to 100 ms for a first message, then up to 5 ms more to fill the batch: full
   // batches keep the per-batch costs (resolver calls, clock reads) off the per-message path.
   int timeout_ms = 100;
+  int64_t late_cutoff_ms = 0;  // read the clock once per batch
   auto fill_deadline = std::chrono::steady_clock::time_point::max();
   while (batch->size() < max_records) {
     rd_kafka_message_t* message = rd_kafka_consumer_poll(kafka_, timeout_ms);
@@ -159,8 +166,21 @@ Status KafkaSource::Poll(size_t max_records, std::vector<RawRecord>* batch) {
       continue;
     }
     last_error_.clear();
-    held_.push_back(message);
     at_end_.erase(message->partition);
+    next_offsets_[message->partition] = message->offset + 1;
+    rd_kafka_timestamp_type_t type;
+    int64_t timestamp = rd_kafka_message_timestamp(message, &type);
+    bool has_timestamp = type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && timestamp >= 0;
+    if (options_.late_arrival_deadline_ms > 0 && has_timestamp) {
+      if (late_cutoff_ms == 0)
+        late_cutoff_ms = WallClockMillis() - options_.late_arrival_deadline_ms;
+      if (timestamp < late_cutoff_ms) {
+        ++skipped_late_;
+        rd_kafka_message_destroy(message);
+        continue;
+      }
+    }
+    held_.push_back(message);
     RawRecord& record = batch->emplace_back();
     record.enveloped = false;
     record.partition = message->partition;
@@ -168,11 +188,8 @@ Status KafkaSource::Poll(size_t max_records, std::vector<RawRecord>* batch) {
     record.has_key = message->key != nullptr;
     record.key = std::string_view(static_cast<const char*>(message->key), message->key_len);
     record.value = std::string_view(static_cast<const char*>(message->payload), message->len);
-    rd_kafka_timestamp_type_t type;
-    int64_t timestamp = rd_kafka_message_timestamp(message, &type);
-    record.has_timestamp = type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && timestamp >= 0;
+    record.has_timestamp = has_timestamp;
     record.timestamp_ms = timestamp;
-    next_offsets_[message->partition] = message->offset + 1;
   }
   return Status::Ok();
 }

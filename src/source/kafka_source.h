@@ -39,6 +39,9 @@ struct KafkaSourceOptions {
   // message; headers statefold.source.{topic,partition,offset}, statefold.resolver and
   // statefold.error). Empty: they go to the state directory.
   std::string dead_letter_topic;
+  // Records whose timestamp is older than this (against the wall clock) are skipped and
+  // counted (SkippedLate); 0 keeps every record.
+  int64_t late_arrival_deadline_ms = 0;
 };
 
 class KafkaSource : public Source {
@@ -54,6 +57,7 @@ class KafkaSource : public Source {
   std::vector<SourcePosition> Positions() const override;
   void Committed(const std::vector<SourcePosition>& positions) override;
   int64_t Lag(int32_t partition, int64_t next_offset) const override;
+  uint64_t SkippedLate() const override { return skipped_late_; }
   bool PublishesDeadLetters() const override { return !options_.dead_letter_topic.empty(); }
   Status PublishDeadLetters(const std::vector<DeadLetter>& letters) override;
 
@@ -68,6 +72,7 @@ class KafkaSource : public Source {
   rd_kafka_t* kafka_ = nullptr;
   rd_kafka_t* producer_ = nullptr;  // for dead letters, made on first use
   int failed_deliveries_ = 0;
+  uint64_t skipped_late_ = 0;
   std::vector<rd_kafka_message_t*> held_;  // messages whose views the last batch hands out
   // Per partition, the offset after the last record handed out (initially: the checkpoint's);
   // an assigned partition resumes there.

@@ -79,6 +79,9 @@ class Source {
     return -1;
   }
 
+  // Records skipped for arriving later than the source's deadline, since the source opened.
+  virtual uint64_t SkippedLate() const { return 0; }
+
   // Sources with a dead-letter destination of their own (a Kafka DLQ topic) return true;
   // their dead letters go to PublishDeadLetters instead of the state directory.
   virtual bool PublishesDeadLetters() const { return false; }

@@ -99,7 +99,7 @@ def test_reference_example_over_a_topic_equals_the_file_run(broker, tmp_path):
     status = json.loads(subprocess.run([STATEFOLD, "status", "--json", "--state-dir", str(state_dir)],
                                        capture_output=True, text=True, check=True).stdout)
     assert status["run"]["messages"] == 20000
-    partitions = status["sources"]["..."]
+    partitions = status["sources"]["..."]["partitions"]
     assert sorted(partitions) == ["0", "1", "2", "3"]
     assert sum(p["next_offset"] for p in partitions.values()) == 20000
     assert all(p["lag"] == 0 for p in partitions.values()), partitions
@@ -168,3 +168,25 @@ def test_bad_messages_reach_the_dead_letter_topic_with_headers(broker, tmp_path)
         assert '{"user_id": "u1"}' in line, line  # the original value (i = 7 and 19: u1)
         offsets.add(line.split("statefold.source.offset:")[1].split(",")[0])
     assert len(offsets) == 2
+
+
+def test_records_older_than_the_late_arrival_deadline_are_skipped_and_counted(broker, tmp_path):
+    now_ms = int(time.time() * 1000)
+    events = tmp_path / "logins.jsonl"
+    lines = []
+    for i in range(20):
+        late = i % 4 == 0  # 5 records from two hours ago
+        lines.append(json.dumps({"key": "u1", "value": {"user_id": "u1", "ip_address": f"10.0.0.{i}"},
+                                 "timestamp": now_ms - (7_200_000 if late else 0) + i}))
+    events.write_text("\n".join(lines) + "\n")
+    broker.produce("logins-late", events)
+    env = engine_env(broker, tmp_path, "logins-late")
+    env[env_prefix("...") + "LATE_ARRIVAL_DEADLINE"] = "1h"
+    state_dir = tmp_path / "state"
+    run = subprocess.run([STATEFOLD, "run", DEFS, "--stop-at-end", "--state-dir", str(state_dir)],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("done: 15 messages"), run.stdout
+    client = statefold.Client(str(state_dir), follow=False)
+    assert client.get("user", "u1")["user.unique_ip_count"] == 15
+    assert client.status()["sources"]["..."]["skipped_late"] == 5

@@ -1270,7 +1270,7 @@ def test_cli_status_reports_the_last_checkpoint(tmp_path, statefold_cli):
     assert status["run"]["messages"] == 41
     assert status["run"]["outputs"] == 40
     assert status["run"]["dead_letters"] == 1
-    assert status["sources"]["..."]["0"]["next_offset"] == 41
+    assert status["sources"]["..."]["partitions"]["0"]["next_offset"] == 41
     assert status["resolvers"]["track_unique_ips"]["keys"] == 4
     text = statefold_cli("status", "--state-dir", tmp_path / "s", check=True).stdout
     assert "41 messages" in text and "track_unique_ips: 4 keys" in text
