@@ -60,7 +60,8 @@ class Engine {
 
   // Takes ownership of a source; resolvers name it by Source::name().
   void AddSource(std::unique_ptr<Source> source);
-  // REQUIRES: the resolver outlives Run and its spec().source was added. Not owned.
+  // REQUIRES: the resolver outlives the engine (its destructor releases live states through
+  // it), and its spec().source was added. Not owned.
   void AddResolver(Resolver* resolver);
 
   // Processes every source to its end (or until should_stop), then checkpoints.

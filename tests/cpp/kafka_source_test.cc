@@ -51,6 +51,7 @@ class KafkaSourceTest : public ::testing::Test {
   void Flush() { ASSERT_EQ(rd_kafka_flush(producer_, 10000), RD_KAFKA_RESP_ERR_NO_ERROR); }
 
   RunStats RunToEnd() {
+    testing::UniqueIpResolver resolver;  // declared first: it must outlive the engine
     EngineOptions options;
     options.state_dir = (dir_ / "state").string();
     std::unique_ptr<Engine> engine;
@@ -67,7 +68,6 @@ class KafkaSourceTest : public ::testing::Test {
     Status status = KafkaSource::Open(source_options, &source);
     EXPECT_TRUE(status.ok()) << status.ToString();
     engine->AddSource(std::move(source));
-    testing::UniqueIpResolver resolver;
     engine->AddResolver(&resolver);
     RunStats stats;
     status = engine->Run(&stats);
