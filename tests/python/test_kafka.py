@@ -190,3 +190,64 @@ def test_records_older_than_the_late_arrival_deadline_are_skipped_and_counted(br
     client = statefold.Client(str(state_dir), follow=False)
     assert client.get("user", "u1")["user.unique_ip_count"] == 15
     assert client.status()["sources"]["..."]["skipped_late"] == 5
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_two_processes_in_one_group_split_the_partitions(broker, tmp_path):
+    """Each process owns the keys of its partitions in its own state directory; together they
+    give the single-process result. (Both join before any message arrives, so no partition
+    moves during the run: moving state between processes is the scale-out issue's subject.)"""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    broker.produce("logins-split", empty)
+    env = engine_env(broker, tmp_path, "logins-split")
+    group = "test-logins-split.track_unique_ips"
+    dirs = [tmp_path / "state-a", tmp_path / "state-b"]
+    processes = [
+        subprocess.Popen([STATEFOLD, "run", DEFS, "--state-dir", str(d), "--checkpoint-ms", "300"],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for d in dirs
+    ]
+    try:
+        def both_members_assigned():
+            out = subprocess.run([KAFKA_LOCAL, "members", group], env=broker.env,
+                                 capture_output=True, text=True).stdout
+            # One row per member; its assignment reads "logins-split:0,1".
+            return len([line for line in out.splitlines() if "logins-split:" in line]) == 2
+
+        wait_for(both_members_assigned, 90, "two members with partitions")
+        events = tmp_path / "logins.jsonl"
+        generate(events, 30000, 3000, seed=5)
+        broker.produce("logins-split", events)
+
+        def caught_up():
+            total = 0
+            for d in dirs:
+                try:
+                    status = statefold.Client(str(d), follow=False).status()
+                except statefold.StatefoldError:
+                    return False
+                total += sum(p["next_offset"] for p in status["sources"]["..."]["partitions"].values())
+            return total == 30000
+
+        wait_for(caught_up, 120, "both processes to reach the end of the topic")
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        outputs = [process.communicate(timeout=60) for process in processes]
+    for process, (out, err) in zip(processes, outputs):
+        assert process.returncode == 0, err
+        assert out.startswith("stopped: "), out + err
+
+    shares = [features(d) for d in dirs]
+    assert shares[0] and shares[1], "each process must own some partitions"
+    assert not set(shares[0]) & set(shares[1]), "a key must live in exactly one process"
+    assert {**shares[0], **shares[1]} == file_mode_result(tmp_path, events)
