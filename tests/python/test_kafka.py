@@ -251,3 +251,25 @@ def test_two_processes_in_one_group_split_the_partitions(broker, tmp_path):
     assert shares[0] and shares[1], "each process must own some partitions"
     assert not set(shares[0]) & set(shares[1]), "a key must live in exactly one process"
     assert {**shares[0], **shares[1]} == file_mode_result(tmp_path, events)
+
+
+def test_a_broker_restarted_mid_stream_loses_nothing(broker, tmp_path):
+    events = tmp_path / "logins.jsonl"
+    generate(events, 300000, 10000, seed=13)
+    broker.produce("logins-restart", events)
+    env = engine_env(broker, tmp_path, "logins-restart")
+    state_dir = tmp_path / "state"
+    process = subprocess.Popen(
+        [STATEFOLD, "run", DEFS, "--stop-at-end", "--state-dir", str(state_dir),
+         "--checkpoint-ms", "300", "--batch-size", "256"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.2)
+    assert process.poll() is None, "the run ended before the broker could be restarted"
+    restarted = subprocess.run([KAFKA_LOCAL, "restart"], env=broker.env, capture_output=True, text=True,
+                               timeout=180)
+    assert restarted.returncode == 0, restarted.stderr
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert out.startswith("done: 300,000 messages"), out + err
+    assert "statefold: kafka:" in err  # the outage was reported, not fatal
+    assert features(state_dir) == file_mode_result(tmp_path, events)
