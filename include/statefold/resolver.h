@@ -22,6 +22,9 @@ struct Message {
   int64_t timestamp_ms = 0;
   int64_t offset = 0;  // position in its source partition
   int32_t partition = 0;
+  // Kafka record headers, encoded with the state codec's primitives (state_codec.h) as
+  // repeated (str name, bool has_value, [str value]). Empty when there are none.
+  std::string_view headers;
 };
 
 // An opaque live state object owned by a resolver (a PyObject* for Python resolvers).

@@ -56,6 +56,7 @@ std::unique_ptr<PythonResolver> MakeResolver(nb::dict d) {
   c.function = nb::borrow(d["function"]);
   c.event_parser = nb::borrow(d["event_parser"]);
   c.event_as_text = nb::cast<bool>(d["event_as_text"]);
+  c.parser_takes_headers = nb::cast<bool>(d["parser_takes_headers"]);
   c.event_position = nb::cast<int>(d["event_position"]);
   c.state_position = nb::cast<int>(d["state_position"]);
   if (c.spec.stateful) {

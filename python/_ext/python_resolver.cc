@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "state/state_codec.h"
+
 namespace statefold::python {
 namespace {
 
@@ -16,6 +18,35 @@ PyObject* TakeException() {
   Py_XDECREF(type);
   Py_XDECREF(traceback);
   return value;
+}
+
+// Message::headers as a dict of name -> bytes (None for a null value; a repeated name keeps
+// its last value).
+PyObject* HeadersDict(std::string_view encoded) {
+  PyObject* dict = PyDict_New();
+  StateReader reader(encoded);
+  while (dict != nullptr && !reader.AtEnd()) {
+    std::string_view name, bytes;
+    bool present;
+    if (!reader.ReadString(&name) || !reader.ReadBool(&present) ||
+        (present && !reader.ReadString(&bytes))) {
+      break;
+    }
+    PyObject* value =
+        present ? PyBytes_FromStringAndSize(bytes.data(), static_cast<Py_ssize_t>(bytes.size()))
+                : Py_NewRef(Py_None);
+    PyObject* key =
+        PyUnicode_DecodeUTF8(name.data(), static_cast<Py_ssize_t>(name.size()), "replace");
+    if (key == nullptr || value == nullptr || PyDict_SetItem(dict, key, value) < 0) {
+      Py_XDECREF(key);
+      Py_XDECREF(value);
+      Py_CLEAR(dict);
+      break;
+    }
+    Py_DECREF(key);
+    Py_DECREF(value);
+  }
+  return dict;
 }
 
 }  // namespace
@@ -67,7 +98,14 @@ size_t PythonResolver::RunBatch(std::span<const Message> messages,
     }
     PyObject* event = payload;
     if (parser != nullptr) {
-      event = PyObject_CallOneArg(parser, payload);
+      if (config_.parser_takes_headers) {
+        PyObject* headers = HeadersDict(m.headers);
+        PyObject* args[2] = {payload, headers};
+        event = headers != nullptr ? PyObject_Vectorcall(parser, args, 2, nullptr) : nullptr;
+        Py_XDECREF(headers);
+      } else {
+        event = PyObject_CallOneArg(parser, payload);
+      }
       Py_DECREF(payload);
       if (event == nullptr) {
         PyObject* exception = TakeException();

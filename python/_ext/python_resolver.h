@@ -32,6 +32,8 @@ struct PythonResolverConfig {
   nb::object function;
   nb::object event_parser;     // bytes -> event object; raises on bad input. None: pass the payload
   bool event_as_text = false;  // with no parser: pass str instead of bytes
+  bool parser_takes_headers =
+      false;  // call event_parser(payload, headers: dict[str, bytes | None])
   int event_position = 0;
   int state_position = -1;  // -1: stateless
   nb::object codec;         // a PythonCodec (nb-wrapped) for stateful resolvers

@@ -39,6 +39,7 @@ class StreamResolver:
     event_parser: Any
     event_as_text: bool
     location: str
+    parse_given: bool = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.function(*args, **kwargs)
@@ -56,6 +57,7 @@ class StreamResolver:
             "function": self.function,
             "event_parser": self.event_parser,
             "event_as_text": self.event_as_text,
+            "parser_takes_headers": _takes_headers(self.event_parser) if self.parse_given else False,
             "event_position": self.event_position,
             "state_position": self.state_position,
             "codec": self.codec,
@@ -158,6 +160,7 @@ def _define(fn: Callable[..., Any], source: Any, keys: Any, parse: Any, name: Op
         event_position=event_position, state_position=state_position, state_class=state_class,
         state_schema=state_schema, codec=codec, initial_state=initial_state, outputs=outputs,
         event_parser=event_parser, event_as_text=event_as_text, location=location,
+        parse_given=parse is not None,
     )
 
 
@@ -229,6 +232,16 @@ def _event_parser(event_type: Any, parse: Any, fail: Callable[[str], Exception],
         return json.loads, False
     raise fail(f"parameter {parameter}: the event type must be a pydantic model, a dataclass, dict, "
                f"str or bytes, got {event_type!r}")
+
+
+def _takes_headers(parse: Callable[..., Any]) -> bool:
+    """Whether a parse= function wants the message headers: `parse(payload, headers)`."""
+    try:
+        parameters = list(inspect.signature(parse).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2
 
 
 class _DataclassEventParser:

@@ -225,6 +225,7 @@ Status RecordDecoder::DecodeNative(const RawRecord& raw, DecodedRecord* record) 
   record->value = raw.value;
   record->has_timestamp = raw.has_timestamp;
   record->timestamp_ms = raw.timestamp_ms;
+  record->headers = raw.headers;
   return Status::Ok();
 }
 

@@ -23,6 +23,7 @@ struct DecodedRecord {
   bool value_is_object = false;
   bool has_timestamp = false;
   int64_t timestamp_ms = 0;
+  std::string_view headers;  // native records only (see Message::headers)
 };
 
 class RecordDecoder {

@@ -62,6 +62,8 @@ struct EpochMessage {
   bool has_key;
   uint64_t key_begin;
   uint32_t key_size;
+  uint64_t headers_begin;
+  uint32_t headers_size;
 };
 
 // One epoch message as routed to one resolver, with the key that resolver uses.
@@ -270,6 +272,7 @@ class Engine::Impl {
     message.timestamp_ms = m.timestamp_ms;
     message.offset = m.offset;
     message.partition = m.partition;
+    message.headers = Bytes(m.headers_begin, m.headers_size);
     return message;
   }
 
@@ -307,6 +310,9 @@ class Engine::Impl {
       m.key_begin = epoch_bytes_.size();
       m.key_size = static_cast<uint32_t>(decoded.key.size());
       epoch_bytes_.append(decoded.key);
+      m.headers_begin = epoch_bytes_.size();
+      m.headers_size = static_cast<uint32_t>(decoded.headers.size());
+      epoch_bytes_.append(decoded.headers);
       epoch_.push_back(m);
     }
     uint32_t end = static_cast<uint32_t>(epoch_.size());

@@ -7,6 +7,8 @@
 
 #include <cstdio>
 
+#include "state/state_codec.h"
+
 namespace statefold {
 namespace {
 
@@ -141,6 +143,8 @@ Status KafkaSource::Seek(const std::vector<SourcePosition>& positions) {
 Status KafkaSource::Poll(size_t max_records, std::vector<RawRecord>* batch) {
   ReleaseMessages();
   batch->clear();
+  headers_.clear();
+  std::vector<std::pair<size_t, size_t>> header_ranges;  // views are taken once headers_ is final
   // Wait up to 100 ms for a first message, then up to 5 ms more to fill the batch: full
   // batches keep the per-batch costs (resolver calls, clock reads) off the per-message path.
   int timeout_ms = 100;
@@ -190,6 +194,27 @@ Status KafkaSource::Poll(size_t max_records, std::vector<RawRecord>* batch) {
     record.value = std::string_view(static_cast<const char*>(message->payload), message->len);
     record.has_timestamp = has_timestamp;
     record.timestamp_ms = timestamp;
+    size_t headers_begin = headers_.size();
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name;
+      const void* value;
+      size_t size;
+      StateWriter writer(&headers_);
+      for (size_t i = 0;
+           rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
+        writer.WriteString(name);
+        writer.WriteBool(value != nullptr);
+        if (value != nullptr)
+          writer.WriteString(std::string_view(static_cast<const char*>(value), size));
+      }
+    }
+    header_ranges.emplace_back(headers_begin, headers_.size() - headers_begin);
+  }
+  for (size_t i = 0; i < batch->size(); ++i) {
+    (*batch)[i].headers =
+        std::string_view(headers_).substr(header_ranges[i].first, header_ranges[i].second);
   }
   return Status::Ok();
 }

@@ -74,6 +74,7 @@ class KafkaSource : public Source {
   int failed_deliveries_ = 0;
   uint64_t skipped_late_ = 0;
   std::vector<rd_kafka_message_t*> held_;  // messages whose views the last batch hands out
+  std::string headers_;                    // the last batch's encoded headers
   // Per partition, the offset after the last record handed out (initially: the checkpoint's);
   // an assigned partition resumes there.
   std::map<int32_t, int64_t> next_offsets_;

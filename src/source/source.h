@@ -27,6 +27,7 @@ struct RawRecord {
   std::string_view value;
   bool has_timestamp = false;
   int64_t timestamp_ms = 0;
+  std::string_view headers;  // native records: encoded as in Message::headers
 };
 
 // A resumable position in one partition: the next offset to read and, for files, its byte

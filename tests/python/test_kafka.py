@@ -169,6 +169,20 @@ def test_bad_messages_reach_the_dead_letter_topic_with_headers(broker, tmp_path)
         offsets.add(line.split("statefold.source.offset:")[1].split(",")[0])
     assert len(offsets) == 2
 
+    # The headers reach a parse= function that takes them: read the dead-letter topic back.
+    reader_env = dict(env)
+    reader_env[env_prefix("dlq") + "BOOTSTRAP_SERVER"] = broker.address
+    reader_env[env_prefix("dlq") + "TOPIC"] = "logins-dlq"
+    reader_dir = tmp_path / "reader-state"
+    read = subprocess.run([STATEFOLD, "run", os.path.join(os.path.dirname(__file__), "dead_letter_reader_defs.py"),
+                           "--stop-at-end", "--state-dir", str(reader_dir)],
+                          env=reader_env, capture_output=True, text=True, timeout=300)
+    assert read.returncode == 0, read.stderr
+    client = statefold.Client(str(reader_dir), follow=False)
+    seen = [entry for key in client.state_keys("read_dead_letters")
+            for entry in client.state("read_dead_letters", key)["errors"]]
+    assert sorted(seen) == sorted(f"track_unique_ips@{offset}" for offset in offsets)
+
 
 def test_records_older_than_the_late_arrival_deadline_are_skipped_and_counted(broker, tmp_path):
     now_ms = int(time.time() * 1000)
