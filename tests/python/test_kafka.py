@@ -104,6 +104,16 @@ def test_reference_example_over_a_topic_equals_the_file_run(broker, tmp_path):
     assert sum(p["next_offset"] for p in partitions.values()) == 20000
     assert all(p["lag"] == 0 for p in partitions.values()), partitions
 
+    # The checkpointed positions were committed to Kafka too, so lag tools see the truth.
+    described = subprocess.run([KAFKA_LOCAL, "offsets", "test-logins-equal.track_unique_ips"],
+                               env=broker.env, capture_output=True, text=True, timeout=120).stdout
+    rows = [line.split() for line in described.splitlines() if " logins-equal " in f" {line} "]
+    assert len(rows) == 4, described
+    header = next(line.split() for line in described.splitlines() if "CURRENT-OFFSET" in line)
+    current, lag = header.index("CURRENT-OFFSET"), header.index("LAG")
+    assert sum(int(row[current]) for row in rows) == 20000, described
+    assert all(row[lag] == "0" for row in rows), described
+
     again = subprocess.run([STATEFOLD, "run", DEFS, "--stop-at-end", "--state-dir", str(state_dir)],
                            env=env, capture_output=True, text=True, timeout=300)
     assert again.stdout.startswith("done: 0 messages"), again.stdout + again.stderr
