@@ -46,7 +46,7 @@ Status KafkaSource::Open(KafkaSourceOptions options, std::unique_ptr<Source>* so
       // The queue stays bounded by queued.max.messages.kbytes, per partition.
       {"queued.min.messages", "1000000"},
       {"queued.max.messages.kbytes", "16384"},
-      {"log_level", "3"},
+      {"log_level", "2"},  // errors come through ErrorCallback, once per condition
   };
   properties.insert(properties.end(), result->options_.properties.begin(),
                     result->options_.properties.end());
