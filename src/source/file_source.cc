@@ -37,6 +37,15 @@ FileSource::~FileSource() { ::close(fd_); }
 Status FileSource::Seek(const std::vector<SourcePosition>& positions) {
   for (const SourcePosition& p : positions) {
     if (p.partition != 0) continue;
+    off_t size = ::lseek(fd_, 0, SEEK_END);
+    if (size >= 0 && size < p.byte_position) {
+      return Status::InvalidArgument(
+          "input file " + path_ + " has " + std::to_string(size) + " bytes, but source " + name_ +
+          " already read " + std::to_string(p.byte_position) + " bytes (" +
+          std::to_string(p.next_offset) +
+          " records) of its input in this state directory: a run continues a longer version of "
+          "the same file; use another --state-dir for a different file");
+    }
     if (::lseek(fd_, p.byte_position, SEEK_SET) < 0) {
       return Status::IOError("cannot seek in " + path_ + ": " + std::strerror(errno));
     }

@@ -111,6 +111,24 @@ TEST_F(EngineTest, SecondRunContinuesWhereTheFirstStopped) {
   EXPECT_EQ(RunOnce(&third).messages, 0u);
 }
 
+TEST_F(EngineTest, AShorterInputThanAlreadyReadIsAnError) {
+  Append({Login("u1", "a"), Login("u1", "b")});
+  testing::UniqueIpResolver first;
+  RunOnce(&first);
+  std::filesystem::resize_file(input_, 10);
+  testing::UniqueIpResolver resolver;  // outlives the engine
+  std::unique_ptr<Engine> engine;
+  ASSERT_TRUE(Engine::Open(options_, &engine).ok());
+  std::unique_ptr<Source> source;
+  ASSERT_TRUE(FileSource::Open("logins", input_, &source).ok());
+  engine->AddSource(std::move(source));
+  engine->AddResolver(&resolver);
+  RunStats stats;
+  Status status = engine->Run(&stats);
+  EXPECT_TRUE(status.IsInvalidArgument()) << status.ToString();
+  EXPECT_NE(status.message().find("another --state-dir"), std::string::npos);
+}
+
 TEST_F(EngineTest, FailingResolverLeavesNoTraceInState) {
   // u1's "fail" inserts into the set and then fails: the insert must be rolled back, while
   // u1's earlier and later messages of the same batch and epoch still apply.
