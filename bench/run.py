@@ -63,9 +63,10 @@ PEAK_RSS = (
 )
 
 
-def measure(name, command):
+def measure(name, command, env=None):
     started = time.perf_counter()
-    result = subprocess.run(pinned([sys.executable, "-c", PEAK_RSS] + command), capture_output=True, text=True)
+    result = subprocess.run(pinned([sys.executable, "-c", PEAK_RSS] + command), capture_output=True,
+                            text=True, env=env)
     wall = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(f"{name} failed:\n{result.stdout}\n{result.stderr}")
@@ -89,9 +90,8 @@ def kafka_rows(args, events):
         env[prefix + "GROUP_ID_PREFIX"] = f"bench-{time.time_ns()}"
         state_dir = os.path.join(args.work_dir, "kafka-state")
         shutil.rmtree(state_dir, ignore_errors=True)
-        os.environ.update(env)
         out, wall, rss = measure("statefold-kafka", [os.path.join(ROOT, ".venv", "bin", "statefold"), "run",
-                                                     DEFS, "--stop-at-end", "--state-dir", state_dir])
+                                                     DEFS, "--stop-at-end", "--state-dir", state_dir], env)
         seconds = float(out.split(" in ")[1].split(" s ")[0])
         rows = [("statefold-kafka (topic, 4 partitions)", seconds, wall, rss)]
         out, wall, rss = measure("kafka-drain", [os.path.join(ROOT, "build", "kafka_drain"), address, topic])
