@@ -75,9 +75,6 @@ void CheckpointBatch::PutPositions(std::string_view source,
   }
 }
 
-size_t CheckpointBatch::Count() const { return batch_->Count(); }
-size_t CheckpointBatch::ByteSize() const { return batch_->GetDataSize(); }
-
 Status StateStore::Open(const std::string& dir, const Options& options,
                         std::unique_ptr<StateStore>* store) {
   std::unique_ptr<StateStore> s(new StateStore());
@@ -226,14 +223,6 @@ Status StateStore::GetPositions(std::string_view source, std::vector<SourcePosit
     positions->push_back(p);
     return true;
   });
-}
-
-Status StateStore::GetOnline(std::string_view key, std::string* value, bool* found) {
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), online_, rocksdb::Slice(key.data(), key.size()), value);
-  *found = s.ok();
-  if (s.IsNotFound()) return Status::Ok();
-  return FromRocks(s, "cannot read the online store");
 }
 
 Status StateStore::ScanOnline(

@@ -36,8 +36,6 @@ class CheckpointBatch {
   void PutDeadLetter(uint64_t sequence, std::string_view record_json);
   void PutMeta(std::string_view name, std::string_view value);
   void PutPositions(std::string_view source, const std::vector<SourcePosition>& positions);
-  size_t Count() const;
-  size_t ByteSize() const;
 
  private:
   friend class StateStore;
@@ -81,7 +79,6 @@ class StateStore {
   Status GetMeta(std::string_view name, std::string* value, bool* found);
   Status GetPositions(std::string_view source, std::vector<SourcePosition>* positions);
 
-  Status GetOnline(std::string_view key, std::string* value, bool* found);
   // Calls `visit(key, value)` for the online entries whose key starts with `prefix`.
   Status ScanOnline(std::string_view prefix,
                     const std::function<bool(std::string_view, std::string_view)>& visit);

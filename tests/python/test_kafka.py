@@ -76,6 +76,14 @@ def features(state_dir):
     return result
 
 
+def run_to_end(env, state_dir, defs=DEFS):
+    """`statefold run DEFS --stop-at-end`; fails the test unless it exits 0. Returns stdout."""
+    run = subprocess.run([STATEFOLD, "run", str(defs), "--stop-at-end", "--state-dir", str(state_dir)],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
+
+
 def file_mode_result(tmp_path, events):
     reference = tmp_path / "file-state"
     subprocess.run([STATEFOLD, "run", DEFS, "--input", str(events), "--state-dir", str(reference)],
@@ -89,10 +97,7 @@ def test_reference_example_over_a_topic_equals_the_file_run(broker, tmp_path):
     assert broker.produce("logins-equal", events) == 20000
     env = engine_env(broker, tmp_path, "logins-equal")
     state_dir = tmp_path / "kafka-state"
-    run = subprocess.run([STATEFOLD, "run", DEFS, "--stop-at-end", "--state-dir", str(state_dir)],
-                         env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith("done: 20,000 messages"), run.stdout + run.stderr
+    assert run_to_end(env, state_dir).startswith("done: 20,000 messages")
     expected = file_mode_result(tmp_path, events)
     assert len(expected) > 1000
     assert features(state_dir) == expected
@@ -115,9 +120,7 @@ def test_reference_example_over_a_topic_equals_the_file_run(broker, tmp_path):
     assert sum(int(row[current]) for row in rows) == 20000, described
     assert all(row[lag] == "0" for row in rows), described
 
-    again = subprocess.run([STATEFOLD, "run", DEFS, "--stop-at-end", "--state-dir", str(state_dir)],
-                           env=env, capture_output=True, text=True, timeout=300)
-    assert again.stdout.startswith("done: 0 messages"), again.stdout + again.stderr
+    assert run_to_end(env, state_dir).startswith("done: 0 messages")
 
 
 def test_kill_9_mid_stream_then_restart_gives_the_uninterrupted_result(broker, tmp_path):
@@ -160,10 +163,8 @@ def test_bad_messages_reach_the_dead_letter_topic_with_headers(broker, tmp_path)
     env = engine_env(broker, tmp_path, "logins-dlq-in")
     env[env_prefix("...") + "DEAD_LETTER_QUEUE_TOPIC"] = "logins-dlq"
     state_dir = tmp_path / "state"
-    run = subprocess.run([STATEFOLD, "run", DEFS, "--stop-at-end", "--state-dir", str(state_dir)],
-                         env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    assert "2 dead letters" in run.stdout, run.stdout
+    out = run_to_end(env, state_dir)
+    assert "2 dead letters" in out, out
     assert statefold.Client(str(state_dir), follow=False).dead_letters() == []  # not stored locally
 
     consumed = subprocess.run([KAFKA_LOCAL, "consume", "logins-dlq", "2"], env=broker.env,
@@ -185,10 +186,7 @@ def test_bad_messages_reach_the_dead_letter_topic_with_headers(broker, tmp_path)
     reader_env[env_prefix("dlq") + "BOOTSTRAP_SERVER"] = broker.address
     reader_env[env_prefix("dlq") + "TOPIC"] = "logins-dlq"
     reader_dir = tmp_path / "reader-state"
-    read = subprocess.run([STATEFOLD, "run", os.path.join(os.path.dirname(__file__), "dead_letter_reader_defs.py"),
-                           "--stop-at-end", "--state-dir", str(reader_dir)],
-                          env=reader_env, capture_output=True, text=True, timeout=300)
-    assert read.returncode == 0, read.stderr
+    run_to_end(reader_env, reader_dir, os.path.join(os.path.dirname(__file__), "dead_letter_reader_defs.py"))
     client = statefold.Client(str(reader_dir), follow=False)
     seen = [entry for key in client.state_keys("read_dead_letters")
             for entry in client.state("read_dead_letters", key)["errors"]]
@@ -208,10 +206,8 @@ def test_records_older_than_the_late_arrival_deadline_are_skipped_and_counted(br
     env = engine_env(broker, tmp_path, "logins-late")
     env[env_prefix("...") + "LATE_ARRIVAL_DEADLINE"] = "1h"
     state_dir = tmp_path / "state"
-    run = subprocess.run([STATEFOLD, "run", DEFS, "--stop-at-end", "--state-dir", str(state_dir)],
-                         env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith("done: 15 messages"), run.stdout
+    out = run_to_end(env, state_dir)
+    assert out.startswith("done: 15 messages"), out
     client = statefold.Client(str(state_dir), follow=False)
     assert client.get("user", "u1")["user.unique_ip_count"] == 15
     assert client.status()["sources"]["..."]["skipped_late"] == 5
