@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "native/native_module.h"
 #include "python_codec.h"
 #include "python_resolver.h"
 #include "source/file_source.h"
@@ -163,7 +164,13 @@ nb::dict Run(const std::string& state_dir, nb::list sources, nb::list resolver_s
   for (nb::handle source : sources) engine->AddSource(MakeSource(nb::borrow<nb::dict>(source)));
   std::vector<std::unique_ptr<PythonResolver>> resolvers;
   for (nb::handle spec : resolver_specs) {
-    resolvers.push_back(MakeResolver(nb::borrow<nb::dict>(spec)));
+    nb::dict d = nb::borrow<nb::dict>(spec);
+    if (d.contains("native_module")) {  // owned by the module, which the caller keeps alive
+      NativeModule& module = nb::cast<NativeModule&>(d["native_module"]);
+      engine->AddResolver(module.resolvers().at(nb::cast<size_t>(d["native_index"])));
+      continue;
+    }
+    resolvers.push_back(MakeResolver(d));
     engine->AddResolver(resolvers.back().get());
   }
   RunStats stats;
@@ -280,6 +287,29 @@ NB_MODULE(_ext, m) {
         std::vector<std::string> records;
         Check(self.DeadLetters(limit, &records));
         return records;
+      });
+
+  nb::class_<NativeModule>(m, "NativeModule")
+      .def_static("load",
+                  [](const std::string& path) {
+                    std::unique_ptr<NativeModule> module;
+                    Check(NativeModule::Load(path, &module));
+                    return module;
+                  })
+      .def_prop_ro("path", &NativeModule::path)
+      .def("resolvers", [](const NativeModule& self) {
+        nb::list result;
+        for (const Resolver* resolver : self.resolvers()) {
+          const ResolverSpec& spec = resolver->spec();
+          nb::dict info;
+          info["name"] = spec.name;
+          info["source"] = spec.source;
+          info["key_path"] = spec.key_path;
+          info["stateful"] = spec.stateful;
+          info["state_schema"] = spec.state_schema;
+          result.append(info);
+        }
+        return result;
       });
 
   m.def("state_reset", [](const std::string& state_dir, const std::string& resolver) {

@@ -7,7 +7,7 @@
 #include <charconv>
 #include <cmath>
 
-#include "state/state_codec.h"
+#include "statefold/state_codec.h"
 #include "util/civil_time.h"
 
 namespace statefold::python {
@@ -669,17 +669,7 @@ Status AppendJsonValue(PyObject* value, std::string* out) {
       out->append(buffer, std::to_chars(buffer, buffer + sizeof buffer, v).ptr - buffer);
     }
   } else if (PyFloat_Check(value)) {
-    double v = PyFloat_AS_DOUBLE(value);
-    if (!std::isfinite(v)) {
-      out->append("null");
-    } else {
-      char buffer[32];
-      char* end = std::to_chars(buffer, buffer + sizeof buffer, v).ptr;
-      out->append(buffer, end - buffer);
-      if (std::string_view(buffer, end - buffer).find_first_of(".en") == std::string_view::npos) {
-        out->append(".0");  // keep floats distinguishable from ints
-      }
-    }
+    AppendJsonDouble(PyFloat_AS_DOUBLE(value), out);
   } else if (PyUnicode_Check(value)) {
     Py_ssize_t size;
     const char* utf8 = PyUnicode_AsUTF8AndSize(value, &size);

@@ -4,7 +4,7 @@
 
 #include <charconv>
 
-#include "state/state_codec.h"
+#include "statefold/state_codec.h"
 
 namespace statefold::python {
 namespace {

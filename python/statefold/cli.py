@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional
 
 from .client import Client
 from .errors import DefinitionError, NotFoundError, StatefoldError
-from .runtime import DEFAULT_STATE_DIR, bind_sources, load_definitions, run
+from .runtime import DEFAULT_STATE_DIR, bind_sources, load_all_definitions, run
 
 
 def _source_bindings(values: List[str]) -> Dict[str, str]:
@@ -32,7 +32,7 @@ def _summary(stats: Dict[str, Any], stopped: bool) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    resolvers = load_definitions(args.definitions)
+    resolvers = load_all_definitions(args.definitions)
     sources = bind_sources(resolvers, args.input, _source_bindings(args.source), args.stop_at_end)
     options = {"batch_size": args.batch_size, "checkpoint_every_messages": args.checkpoint_messages,
                "checkpoint_every_ms": args.checkpoint_ms, "sync": args.sync}
@@ -108,8 +108,10 @@ def parser() -> argparse.ArgumentParser:
                         help=f"state directory (default {DEFAULT_STATE_DIR})")
         return sp
 
-    r = with_state_dir(sub.add_parser("run", help="process a stream through the resolvers of DEFS.py"))
-    r.add_argument("definitions", metavar="DEFS.py")
+    r = with_state_dir(sub.add_parser(
+        "run", help="process a stream through the resolvers of DEFS.py files and native modules"))
+    r.add_argument("definitions", metavar="DEFS.py|MODULE.so", nargs="+",
+                   help="Python definitions, or native modules (include/statefold/native.h)")
     r.add_argument("--input", help="JSON Lines file for the resolvers' source")
     r.add_argument("--source", action="append", default=[], metavar="NAME=PATH",
                    help="bind a named source to a file (repeatable)")

@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import _ext
 from .errors import DefinitionError
+from .native import load_native_module
 from .config import env_prefix, kafka_source_description
 from .sources import FileSource, KafkaSource
 from .streams import StreamResolver
@@ -14,11 +15,14 @@ from .streams import StreamResolver
 DEFAULT_STATE_DIR = ".statefold"
 
 
-def load_definitions(path: str) -> List[StreamResolver]:
-    """Imports a definitions file and returns the stream resolvers it defines, in order."""
+def load_definitions(path: str) -> List[Any]:
+    """Imports a definitions file (Python) or loads a native module (a shared library, see
+    include/statefold/native.h) and returns the stream resolvers it defines, in order."""
     path = os.path.abspath(path)
     if not os.path.exists(path):
         raise DefinitionError(f"definitions file {path} does not exist")
+    if path.endswith(".so") or ".so." in os.path.basename(path):
+        return load_native_module(path)
     directory = os.path.dirname(path)
     if directory not in sys.path:
         sys.path.insert(0, directory)
@@ -36,8 +40,15 @@ def load_definitions(path: str) -> List[StreamResolver]:
     return resolvers
 
 
-def check_unique_names(resolvers: Sequence[StreamResolver]) -> None:
-    seen: Dict[str, StreamResolver] = {}
+def load_all_definitions(paths: Sequence[str]) -> List[Any]:
+    """The resolvers of several definitions files and native modules, run together."""
+    resolvers = [r for path in paths for r in load_definitions(path)]
+    check_unique_names(resolvers)
+    return resolvers
+
+
+def check_unique_names(resolvers: Sequence[Any]) -> None:
+    seen: Dict[str, Any] = {}
     for r in resolvers:
         if r.name in seen:
             raise DefinitionError(

@@ -21,10 +21,10 @@
 #include <unordered_set>
 
 #include "decode/record_decoder.h"
-#include "source/source.h"
-#include "state/state_codec.h"
 #include "state/state_schema.h"
 #include "state/state_store.h"
+#include "statefold/source.h"
+#include "statefold/state_codec.h"
 #include "store/online_store.h"
 
 namespace statefold {
@@ -509,8 +509,11 @@ class Engine::Impl {
 
   // Sets entry->state to the committed state of `key`, or to a new initial state.
   Status LoadCommitted(ResolverSlot& r, std::string_view key, CacheEntry* entry) {
-    bool found;
-    STATEFOLD_RETURN_IF_ERROR(store_->GetState(r.spec->name, key, &stored_scratch_, &found));
+    bool found = false;
+    // Until a checkpoint commits the resolver's first state, there is none to look up.
+    if (r.keys > 0) {
+      STATEFOLD_RETURN_IF_ERROR(store_->GetState(r.spec->name, key, &stored_scratch_, &found));
+    }
     entry->committed = found;
     if (!found) {
       entry->state = r.resolver->NewState();

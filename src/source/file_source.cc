@@ -27,6 +27,10 @@ Status FileSource::Open(std::string name, const std::string& path,
   return Status::Ok();
 }
 
+Status OpenFileSource(std::string name, const std::string& path, std::unique_ptr<Source>* source) {
+  return FileSource::Open(std::move(name), path, source);
+}
+
 FileSource::FileSource(std::string name, std::string path, int fd)
     : name_(std::move(name)), path_(std::move(path)), fd_(fd) {
   buffer_.resize(kChunkBytes + kPaddingBytes);

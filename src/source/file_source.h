@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "source/source.h"
+#include "statefold/source.h"
 
 namespace statefold {
 

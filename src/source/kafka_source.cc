@@ -7,7 +7,7 @@
 
 #include <cstdio>
 
-#include "state/state_codec.h"
+#include "statefold/state_codec.h"
 
 namespace statefold {
 namespace {

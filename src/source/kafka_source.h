@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "source/source.h"
+#include "statefold/source.h"
 
 typedef struct rd_kafka_s rd_kafka_t;
 typedef struct rd_kafka_message_s rd_kafka_message_t;

@@ -2,8 +2,8 @@
 
 #include "state/state_inspector.h"
 
-#include "state/state_codec.h"
 #include "state/state_schema.h"
+#include "statefold/state_codec.h"
 
 namespace statefold {
 

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "state/state_codec.h"
+#include "statefold/state_codec.h"
 #include "util/civil_time.h"
 
 namespace statefold {
@@ -281,39 +281,6 @@ Status NodeToJson(const SchemaNode& node, StateReader* in, std::string* out) {
 }
 
 }  // namespace
-
-void AppendJsonString(std::string_view text, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 15]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
-}
 
 Status StateSchema::Parse(std::string_view json, StateSchema* schema) {
   simdjson::dom::parser parser;

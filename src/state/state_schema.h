@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "statefold/json_text.h"
 #include "statefold/status.h"
 
 namespace statefold {
@@ -58,8 +59,5 @@ class StateSchema {
  private:
   SchemaNode root_;
 };
-
-// Appends `text` to `out` as a JSON string literal.
-void AppendJsonString(std::string_view text, std::string* out);
 
 }  // namespace statefold

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "source/source.h"
+#include "statefold/source.h"
 #include "statefold/status.h"
 
 namespace rocksdb {

@@ -1,7 +1,7 @@
 // The embedded online store. Key "<namespace>\0<entity id>\0<feature>"; value
 // zigzag-varint time_ms, varint offset, then the JSON text of the value.
 
-#include "state/state_codec.h"
+#include "statefold/state_codec.h"
 #include "store/online_store.h"
 
 namespace statefold {

@@ -40,7 +40,7 @@ class KafkaSourceTest : public ::testing::Test {
   }
 
   void Produce(const std::string& user, const std::string& ip, int64_t timestamp) {
-    std::string value = R"({"ip": ")" + ip + R"("})";
+    std::string value = R"({"user_id": ")" + user + R"(", "ip": ")" + ip + R"("})";
     ASSERT_EQ(rd_kafka_producev(producer_, RD_KAFKA_V_TOPIC("logins"),
                                 RD_KAFKA_V_KEY(user.data(), user.size()),
                                 RD_KAFKA_V_VALUE(value.data(), value.size()),
@@ -68,7 +68,7 @@ class KafkaSourceTest : public ::testing::Test {
     Status status = KafkaSource::Open(source_options, &source);
     EXPECT_TRUE(status.ok()) << status.ToString();
     engine->AddSource(std::move(source));
-    engine->AddResolver(&resolver);
+    engine->AddResolver(resolver.get());
     RunStats stats;
     status = engine->Run(&stats);
     EXPECT_TRUE(status.ok()) << status.ToString();

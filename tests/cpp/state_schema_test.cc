@@ -6,7 +6,7 @@
 
 #include <limits>
 
-#include "state/state_codec.h"
+#include "statefold/state_codec.h"
 
 namespace statefold {
 namespace {

@@ -1,96 +1,58 @@
-// A native resolver for engine tests: counts unique "ip" values per key, like the reference's
-// example, with the state schema record{unique_ips: set[str]}. A message whose ip is "fail"
-// mutates the state and then fails, and one whose ip is "reject" is rejected, so tests can
-// check rollback and dead letters.
+// The resolver of the engine tests, written with the native API (statefold/native.h): it
+// counts unique "ip" values per key, like the reference's example, with the state schema
+// record{unique_ips: set[str]}. A message whose ip is "fail" mutates the state and then
+// throws, and one whose ip is not a string does not decode, so tests can check rollback and
+// dead letters.
 #pragma once
 
+#include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 
-#include "decode/record_decoder.h"
-#include "state/state_codec.h"
-#include "statefold/resolver.h"
+#include "statefold/native.h"
 
 namespace statefold::testing {
 
-class UniqueIpResolver : public Resolver {
+struct TestLogin {
+  std::optional<std::string> user_id;
+  std::string ip;
+};
+STATEFOLD_STRUCT(TestLogin, user_id, ip)
+
+struct LoginState {
+  std::set<std::string> unique_ips;
+};
+STATEFOLD_STRUCT(LoginState, unique_ips)
+
+struct User {
+  Feature<std::string> id;
+  Feature<int64_t> unique_ip_count;
+};
+STATEFOLD_STRUCT(User, id, unique_ip_count)
+
+class UniqueIpResolver {
  public:
-  explicit UniqueIpResolver(std::string name = "unique_ips",
-                            std::vector<std::string> key_path = {}) {
-    spec_.name = std::move(name);
-    spec_.source = "logins";
-    spec_.key_path = std::move(key_path);
-    spec_.stateful = true;
-    spec_.state_schema =
-        R"({"kind":"record","name":"LoginState","fields":[{"name":"unique_ips","type":{"kind":"set","items":{"kind":"str"}}}]})";
+  // Reads source "logins"; `keys` is a dotted message field to key the state by.
+  explicit UniqueIpResolver(std::string name = "unique_ips", std::string keys = "") {
+    auto& resolver = registry_.AddStream(
+        std::move(name), "logins",
+        [this](const TestLogin& login, State<LoginState>& state) -> std::optional<User> {
+          ++calls;
+          state->unique_ips.insert(login.ip);
+          if (login.ip == "fail") throw std::runtime_error("failed on purpose");
+          if (!login.user_id) return std::nullopt;
+          return User{.id = *login.user_id, .unique_ip_count = state->unique_ips.size()};
+        });
+    if (!keys.empty()) resolver.Keys(keys);
   }
 
-  const ResolverSpec& spec() const override { return spec_; }
-
-  size_t RunBatch(std::span<const Message> messages, std::span<const StateHandle> states,
-                  ResolverOutput* output) override {
-    for (size_t i = 0; i < messages.size(); ++i) {
-      ++calls;
-      std::string ip;
-      if (!decoder_.ExtractKey(messages[i].value, {"ip"}, &ip).ok()) {
-        output->Reject(static_cast<uint32_t>(i), "no ip");
-        continue;
-      }
-      if (ip == "reject") {
-        output->Reject(static_cast<uint32_t>(i), "rejected on purpose");
-        continue;
-      }
-      auto* state = static_cast<std::set<std::string>*>(states[i]);
-      state->insert(ip);
-      if (ip == "fail") {
-        output->Fail(static_cast<uint32_t>(i), "failed on purpose");
-        return i + 1;
-      }
-      std::string count = std::to_string(state->size());
-      output->AddFeature(static_cast<uint32_t>(i), "user", messages[i].key, "id",
-                         "\"" + std::string(messages[i].key) + "\"");
-      output->AddFeature(static_cast<uint32_t>(i), "user", messages[i].key, "unique_ip_count",
-                         count);
-    }
-    return messages.size();
-  }
-
-  StateHandle NewState() override { return new std::set<std::string>(); }
-
-  Status DecodeState(std::string_view bytes, StateHandle* state) override {
-    StateReader reader(bytes);
-    uint64_t fields, count;
-    if (!reader.ReadCount(&fields) || fields != 1 || !reader.ReadCount(&count)) {
-      return Status::Corruption("bad state");
-    }
-    auto set = std::make_unique<std::set<std::string>>();
-    for (uint64_t i = 0; i < count; ++i) {
-      std::string_view ip;
-      if (!reader.ReadString(&ip)) return Status::Corruption("bad state");
-      set->emplace(ip);
-    }
-    *state = set.release();
-    return Status::Ok();
-  }
-
-  Status EncodeState(StateHandle state, std::string* out) override {
-    auto* set = static_cast<std::set<std::string>*>(state);
-    StateWriter writer(out);
-    writer.WriteVarint(1);
-    writer.WriteVarint(set->size());
-    for (const std::string& ip : *set) writer.WriteString(ip);
-    return Status::Ok();
-  }
-
-  void ReleaseState(StateHandle state) override {
-    delete static_cast<std::set<std::string>*>(state);
-  }
+  Resolver* get() const { return registry_.resolvers().front(); }
 
   size_t calls = 0;
 
  private:
-  ResolverSpec spec_;
-  RecordDecoder decoder_{1 << 20};
+  NativeRegistry registry_;
 };
 
 }  // namespace statefold::testing

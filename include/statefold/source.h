@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,5 +98,9 @@ class Source {
   // report them to Kafka for lag tools. The state store stays the source of truth.
   virtual void Committed(const std::vector<SourcePosition>& positions) { (void)positions; }
 };
+
+// Opens a JSON Lines file as the single-partition source `name` (docs/semantics.md has the
+// record format). Fails with NotFound when the file cannot be read.
+Status OpenFileSource(std::string name, const std::string& path, std::unique_ptr<Source>* source);
 
 }  // namespace statefold

@@ -1,0 +1,56 @@
+// JSON text helpers (see include/statefold/json_text.h).
+
+#include "statefold/json_text.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace statefold {
+
+void AppendJsonString(std::string_view text, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (c < 0x20) {
+          out->append("\\u00");
+          out->push_back(kHex[c >> 4]);
+          out->push_back(kHex[c & 15]);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendJsonDouble(double value, std::string* out) {
+  if (!std::isfinite(value)) {
+    out->append("null");
+    return;
+  }
+  char buffer[32];
+  char* end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
+  out->append(buffer, end);
+  if (std::string_view(buffer, end - buffer).find_first_of(".en") == std::string_view::npos) {
+    out->append(".0");
+  }
+}
+
+}  // namespace statefold
