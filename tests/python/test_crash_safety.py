@@ -10,11 +10,14 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 import statefold
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STATEFOLD = os.path.join(ROOT, ".venv", "bin", "statefold")
 DEFS = os.path.join(ROOT, "examples", "login", "defs.py")
+NATIVE_MODULE = os.path.join(ROOT, "build", "examples", "login_native", "liblogin_features.so")
 
 
 def write_input(path, messages=300000, users=5000, seed=11):
@@ -31,8 +34,8 @@ def write_input(path, messages=300000, users=5000, seed=11):
             f.write(json.dumps({"key": user, "value": value, "timestamp": 1767225600000 + i}) + "\n")
 
 
-def run_args(state_dir, input_path):
-    return [STATEFOLD, "run", DEFS, "--input", input_path, "--state-dir", state_dir,
+def run_args(state_dir, input_path, definitions=DEFS):
+    return [STATEFOLD, "run", definitions, "--input", input_path, "--state-dir", state_dir,
             "--batch-size", "128", "--checkpoint-messages", "2000", "--checkpoint-ms", "50"]
 
 
@@ -45,12 +48,13 @@ def snapshot(state_dir):
     return states, features, client.dead_letters(limit=1_000_000)
 
 
-def test_sigkill_at_random_instants_gives_the_uninterrupted_result(tmp_path):
+@pytest.mark.parametrize("definitions", [DEFS, NATIVE_MODULE], ids=["python", "native"])
+def test_sigkill_at_random_instants_gives_the_uninterrupted_result(tmp_path, definitions):
     input_path = str(tmp_path / "logins.jsonl")
-    write_input(input_path)
+    write_input(input_path, messages=300000 if definitions == DEFS else 1500000)
 
     reference_dir = str(tmp_path / "reference")
-    subprocess.run(run_args(reference_dir, input_path), check=True, capture_output=True)
+    subprocess.run(run_args(reference_dir, input_path, definitions), check=True, capture_output=True)
     expected = snapshot(reference_dir)
     assert len(expected[0]) > 1000
     assert len(expected[2]) > 50  # dead letters are part of the committed result too
@@ -59,7 +63,7 @@ def test_sigkill_at_random_instants_gives_the_uninterrupted_result(tmp_path):
     rng = random.Random(5)
     kills = 0
     for attempt in range(30):
-        process = subprocess.Popen(run_args(crashed_dir, input_path),
+        process = subprocess.Popen(run_args(crashed_dir, input_path, definitions),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(rng.uniform(0.0, 0.7))
         if process.poll() is None:
@@ -67,7 +71,8 @@ def test_sigkill_at_random_instants_gives_the_uninterrupted_result(tmp_path):
             kills += 1
         process.communicate()
     assert kills >= 8, "the run finished too fast to be killed mid-stream; enlarge the input"
-    final = subprocess.run(run_args(crashed_dir, input_path), check=True, capture_output=True, text=True)
+    final = subprocess.run(run_args(crashed_dir, input_path, definitions), check=True,
+                           capture_output=True, text=True)
     assert final.stdout.startswith("done:"), final.stdout + final.stderr
 
     got = snapshot(crashed_dir)
