@@ -9,8 +9,8 @@
 #include <simdjson.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -95,7 +95,8 @@ int Engine(const std::string& path, const std::string& state_dir) {
   login::Register(registry, "logins");
   statefold::EngineOptions options;
   options.state_dir = state_dir;
-  if (const char* every = std::getenv("CHECKPOINT_EVERY")) options.checkpoint_every_messages = std::stoull(every);
+  if (const char* every = std::getenv("CHECKPOINT_EVERY"))
+    options.checkpoint_every_messages = std::stoull(every);
   std::unique_ptr<statefold::Engine> engine;
   std::unique_ptr<statefold::Source> source;
   statefold::Status status = statefold::Engine::Open(options, &engine);
@@ -127,7 +128,8 @@ int main(int argc, char** argv) {
     if (flag == "--only") only = argv[i + 1];
   }
   if (input.empty()) {
-    std::fprintf(stderr, "usage: native_bench --input FILE [--state-dir DIR] [--only engine|bare]\n");
+    std::fprintf(stderr,
+                 "usage: native_bench --input FILE [--state-dir DIR] [--only engine|bare]\n");
     return 2;
   }
   int rc = 0;

@@ -33,6 +33,9 @@ struct EngineOptions {
   size_t state_cache_entries = 1000000;       // live state objects kept between checkpoints
   size_t max_message_bytes = 1 << 20;         // larger messages are dead-lettered
   bool sync = false;                          // fsync each checkpoint (power-loss safety)
+  // Where feature values go: "" or "embedded" (the state directory), or a redis:// URL. While
+  // Redis is unreachable, checkpoints wait (retrying) until should_stop.
+  std::string online_store;
   // Polled between batches; returning true checkpoints and ends Run.
   std::function<bool()> should_stop;
   // Each checkpoint also stores the run's metrics (counters, positions, lag, checkpoint
@@ -67,7 +70,8 @@ class Engine {
   // Processes every source to its end (or until should_stop), then checkpoints.
   // Fails on store errors or a state schema that changed under stored state; bad messages
   // and failing resolvers never fail the run, they become dead letters. A resolver that
-  // interrupts (ResolverOutput::Interrupt) ends the run with Aborted and no checkpoint.
+  // interrupts (ResolverOutput::Interrupt) ends the run with Aborted and no checkpoint, and
+  // so does should_stop while a checkpoint waits for an unreachable online store.
   Status Run(RunStats* stats);
 
  private:

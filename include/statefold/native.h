@@ -3,8 +3,8 @@
 //   struct LoginEvent { std::string user_id; std::string ip_address; };
 //   STATEFOLD_STRUCT(LoginEvent, user_id, ip_address)
 //
-//   struct User { statefold::Feature<std::string> id; statefold::Feature<int64_t> unique_ip_count; };
-//   STATEFOLD_STRUCT(User, id, unique_ip_count)
+//   struct User { statefold::Feature<std::string> id; statefold::Feature<int64_t> unique_ip_count;
+//   }; STATEFOLD_STRUCT(User, id, unique_ip_count)
 //
 //   struct LoginState { std::set<std::string, std::less<>> unique_ips; };
 //   STATEFOLD_STRUCT(LoginState, unique_ips)
@@ -36,15 +36,15 @@
 // - Keys: the message key, or the message field named by .Keys("user_id") (dotted path).
 #pragma once
 
+#include <cxxabi.h>
 #include <simdjson.h>
 
 #include <charconv>
+#include <climits>
 #include <concepts>
 #include <cstdint>
-#include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <cxxabi.h>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -83,8 +83,8 @@ class Feature {
   using ValueType = T;
   Feature() = default;
   template <class U>
-    requires std::is_constructible_v<T, U&&>
-  Feature(U&& value) : value_(static_cast<T>(std::forward<U>(value))) {}  // NOLINT: implicit
+  requires std::is_constructible_v<T, U&&> Feature(U&& value)
+      : value_(static_cast<T>(std::forward<U>(value))) {}  // NOLINT: implicit
 
   bool has_value() const { return value_.has_value(); }
   const T& operator*() const { return *value_; }
@@ -135,11 +135,12 @@ struct IsOptional<std::optional<T>> : std::true_type {};
 
 // A feature struct: described, with only Feature<T> fields.
 template <class T>
-concept FeatureStruct = reflect::Described<T> && []<size_t... I>(std::index_sequence<I...>) {
+concept FeatureStruct = reflect::Described<T> &&[]<size_t... I>(std::index_sequence<I...>) {
   return (IsFeature<typename std::tuple_element_t<
               I, decltype(reflect::DescriptionOf<T>().fields)>::Type>::value &&
           ...);
-}(std::make_index_sequence<reflect::FieldCount<T>()>{});
+}
+(std::make_index_sequence<reflect::FieldCount<T>()>{});
 
 // "UserProfile" -> "user_profile", Chalk's namespace convention.
 inline std::string SnakeCase(std::string_view name) {
@@ -225,8 +226,9 @@ void AppendJson(const T& value, std::string* out) {
   } else if constexpr (requires { value.begin(); }) {
     AppendJsonItems(value, out);
   } else {
-    static_assert(sizeof(T) == 0, "feature values must be bool, numbers, strings, optionals, "
-                                  "sequences or string-keyed maps of these");
+    static_assert(sizeof(T) == 0,
+                  "feature values must be bool, numbers, strings, optionals, "
+                  "sequences or string-keyed maps of these");
   }
 }
 
@@ -360,9 +362,10 @@ bool ParseJson(simdjson::ondemand::value value, T* out, std::string* path, std::
     }
     return true;
   } else {
-    static_assert(sizeof(T) == 0, "event fields must be bool, numbers, std::string, "
-                                  "std::string_view, std::optional, std::vector or described "
-                                  "structs");
+    static_assert(sizeof(T) == 0,
+                  "event fields must be bool, numbers, std::string, "
+                  "std::string_view, std::optional, std::vector or described "
+                  "structs");
   }
 }
 
@@ -512,8 +515,8 @@ class NativeResolver final : public Resolver {
         if (parse_) {
           Status status = parse_(messages[i].value, &event_);
           if (!status.ok()) {
-            output->Reject(index, "message does not decode into the event type: " +
-                                      status.message());
+            output->Reject(index,
+                           "message does not decode into the event type: " + status.message());
             continue;
           }
         } else if (!parser_.Parse(messages[i].value, &event_, &error_)) {
@@ -599,7 +602,8 @@ class NativeResolver final : public Resolver {
     entity_.clear();
     bool has_key = false;
     constexpr size_t kPrimary = PrimaryKeyIndex<Features>();
-    const auto& key = (features.*std::get<kPrimary>(reflect::DescriptionOf<Features>().fields).member);
+    const auto& key =
+        (features.*std::get<kPrimary>(reflect::DescriptionOf<Features>().fields).member);
     if (key.has_value()) {
       using Key = std::remove_cvref_t<decltype(*key)>;
       if constexpr (std::is_convertible_v<const Key&, std::string_view>) {
@@ -695,13 +699,13 @@ class NativeRegistry {
 
 // Defines a native module's entry point: a shared library with it is loaded by
 // `statefold run libfeatures.so` (see docs/native.md).
-#define STATEFOLD_NATIVE_MODULE(registry)                                                   \
-  static void statefold_native_module_body(::statefold::NativeRegistry& registry);          \
-  extern "C" __attribute__((visibility("default"))) int statefold_native_api_version() {    \
-    return STATEFOLD_NATIVE_API_VERSION;                                                    \
-  }                                                                                         \
-  extern "C" __attribute__((visibility("default"))) void statefold_native_module(           \
-      ::statefold::NativeRegistry* registry) {                                              \
-    statefold_native_module_body(*registry);                                                \
-  }                                                                                         \
+#define STATEFOLD_NATIVE_MODULE(registry)                                                \
+  static void statefold_native_module_body(::statefold::NativeRegistry& registry);       \
+  extern "C" __attribute__((visibility("default"))) int statefold_native_api_version() { \
+    return STATEFOLD_NATIVE_API_VERSION;                                                 \
+  }                                                                                      \
+  extern "C" __attribute__((visibility("default"))) void statefold_native_module(        \
+      ::statefold::NativeRegistry* registry) {                                           \
+    statefold_native_module_body(*registry);                                             \
+  }                                                                                      \
   static void statefold_native_module_body(::statefold::NativeRegistry& registry)

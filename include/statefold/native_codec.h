@@ -97,8 +97,7 @@ struct Traits<bool> {
 };
 
 template <class T>
-  requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
-struct Traits<T> {
+requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) struct Traits<T> {
   static void AppendSchema(std::string* out) { out->append(R"({"kind":"int"})"); }
   static void Encode(T v, StateWriter* out) { out->WriteInt(static_cast<int64_t>(v)); }
   static bool Decode(StateReader* in, T* v) {
@@ -110,7 +109,7 @@ struct Traits<T> {
 };
 
 template <class T>
-  requires std::is_floating_point_v<T>
+requires std::is_floating_point_v<T>
 struct Traits<T> {
   static void AppendSchema(std::string* out) { out->append(R"({"kind":"float"})"); }
   static void Encode(T v, StateWriter* out) { out->WriteFloat(static_cast<double>(v)); }
@@ -154,12 +153,14 @@ struct Traits<std::chrono::sys_time<Duration>> {
   static void Encode(const TimePoint& v, StateWriter* out) {
     out->WriteBool(true);
     out->WriteInt(0);
-    out->WriteInt(std::chrono::duration_cast<std::chrono::microseconds>(v.time_since_epoch()).count());
+    out->WriteInt(
+        std::chrono::duration_cast<std::chrono::microseconds>(v.time_since_epoch()).count());
   }
   static bool Decode(StateReader* in, TimePoint* v) {
     bool aware;
     int64_t offset_seconds = 0, micros;
-    if (!in->ReadBool(&aware) || (aware && !in->ReadInt(&offset_seconds)) || !in->ReadInt(&micros)) {
+    if (!in->ReadBool(&aware) || (aware && !in->ReadInt(&offset_seconds)) ||
+        !in->ReadInt(&micros)) {
       return false;
     }
     // The stored value is the wall-clock time at `offset_seconds` east of UTC.
@@ -251,8 +252,7 @@ struct DictTraits {
 template <class K, class V, class C, class A>
 struct Traits<std::map<K, V, C, A>> : DictTraits<std::map<K, V, C, A>> {};
 template <class K, class V, class H, class E, class A>
-struct Traits<std::unordered_map<K, V, H, E, A>> : DictTraits<std::unordered_map<K, V, H, E, A>> {
-};
+struct Traits<std::unordered_map<K, V, H, E, A>> : DictTraits<std::unordered_map<K, V, H, E, A>> {};
 
 // Fixed tuples: the items in order, no count.
 template <class... T>

@@ -41,7 +41,9 @@ constexpr Description<T, Fields...> Describe(std::string_view name, Fields... fi
 
 // True for types declared with STATEFOLD_STRUCT.
 template <class T>
-concept Described = requires { statefold_describe(static_cast<const T*>(nullptr)); };
+concept Described = requires {
+  statefold_describe(static_cast<const T*>(nullptr));
+};
 
 template <Described T>
 constexpr auto DescriptionOf() {
@@ -65,14 +67,15 @@ constexpr bool ForEachFieldIndexed(Visit&& visit) {
   return [&]<size_t... I>(std::index_sequence<I...>) {
     constexpr auto description = DescriptionOf<T>();
     return (visit(std::integral_constant<size_t, I>{}, std::get<I>(description.fields)) && ...);
-  }(std::make_index_sequence<FieldCount<T>()>{});
+  }
+  (std::make_index_sequence<FieldCount<T>()>{});
 }
 
 }  // namespace statefold::reflect
 
-#define STATEFOLD_STRUCT(Type, ...)                                          \
-  [[maybe_unused]] inline constexpr auto statefold_describe(const Type*) {   \
-    return ::statefold::reflect::Describe<Type>(                             \
+#define STATEFOLD_STRUCT(Type, ...)                                           \
+  [[maybe_unused]] inline constexpr auto statefold_describe(const Type*) {    \
+    return ::statefold::reflect::Describe<Type>(                              \
         #Type, STATEFOLD_PP_FOR_EACH(STATEFOLD_PP_FIELD, Type, __VA_ARGS__)); \
   }
 
@@ -81,8 +84,13 @@ constexpr bool ForEachFieldIndexed(Visit&& visit) {
   ::statefold::reflect::Field<Type, decltype(Type::name)> { #name, &Type::name }
 #define STATEFOLD_PP_CAT(a, b) STATEFOLD_PP_CAT_(a, b)
 #define STATEFOLD_PP_CAT_(a, b) a##b
-#define STATEFOLD_PP_COUNT(...) STATEFOLD_PP_COUNT_(__VA_ARGS__, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)
-#define STATEFOLD_PP_COUNT_(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29, _30, _31, _32, N, ...) N
+#define STATEFOLD_PP_COUNT(...)                                                                    \
+  STATEFOLD_PP_COUNT_(__VA_ARGS__, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, \
+                      16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)
+#define STATEFOLD_PP_COUNT_(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, \
+                            _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29, _30,  \
+                            _31, _32, N, ...)                                                      \
+  N
 #define STATEFOLD_PP_FOR_EACH(m, t, ...) \
   STATEFOLD_PP_CAT(STATEFOLD_PP_EACH_, STATEFOLD_PP_COUNT(__VA_ARGS__))(m, t, __VA_ARGS__)
 #define STATEFOLD_PP_EACH_1(m, t, a) m(t, a)

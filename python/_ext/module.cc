@@ -42,6 +42,19 @@ void Check(const Status& status) {
   if (!status.ok()) Raise(status);
 }
 
+// (name, value JSON, time_ms, offset) per feature.
+nb::list FeatureTuples(const std::vector<StoredFeature>& features) {
+  nb::list result;
+  for (const StoredFeature& f : features) {
+    result.append(nb::make_tuple(f.feature, f.value_json, f.time_ms, f.offset));
+  }
+  return result;
+}
+
+struct OnlineReader {
+  std::unique_ptr<OnlineStore> store;
+};
+
 nb::object InternedName(const std::string& text) {
   PyObject* name = PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
   PyUnicode_InternInPlace(&name);
@@ -139,6 +152,9 @@ nb::dict Run(const std::string& state_dir, nb::list sources, nb::list resolver_s
     engine_options.max_message_bytes = nb::cast<size_t>(options["max_message_bytes"]);
   }
   if (options.contains("sync")) engine_options.sync = nb::cast<bool>(options["sync"]);
+  if (options.contains("online_store")) {
+    engine_options.online_store = nb::cast<std::string>(options["online_store"]);
+  }
 
   PyObject *stop_type = nullptr, *stop_value = nullptr, *stop_traceback = nullptr;
   engine_options.should_stop = [&]() {
@@ -247,11 +263,7 @@ NB_MODULE(_ext, m) {
            [](StateInspector& self, const std::string& ns, const std::string& id) {
              std::vector<StoredFeature> features;
              Check(self.Features(ns, id, &features));
-             nb::list result;
-             for (const StoredFeature& f : features) {
-               result.append(nb::make_tuple(f.feature, f.value_json, f.time_ms, f.offset));
-             }
-             return result;
+             return FeatureTuples(features);
            })
       .def("state_json",
            [](StateInspector& self, const std::string& resolver, const std::string& key) {
@@ -310,6 +322,22 @@ NB_MODULE(_ext, m) {
           result.append(info);
         }
         return result;
+      });
+
+  // An online store named by a URL (redis://...), for Client(online_store=...): features()
+  // returns the same tuples as Inspector.features.
+  nb::class_<OnlineReader>(m, "OnlineReader")
+      .def("__init__",
+           [](OnlineReader* self, const std::string& url) {
+             std::unique_ptr<OnlineStore> store;
+             Check(OpenOnlineStore({url, nullptr}, nullptr, &store));
+             new (self) OnlineReader{std::move(store)};
+           })
+      .def("features", [](OnlineReader& self, const std::string& ns, const std::string& id) {
+        std::vector<StoredFeature> features;
+        Check(self.store->ReadEntity(ns, id, &features));
+        if (features.empty()) Raise(Status::NotFound("no features for " + ns + " " + id));
+        return FeatureTuples(features);
       });
 
   m.def("state_reset", [](const std::string& state_dir, const std::string& resolver) {

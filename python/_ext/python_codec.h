@@ -1,5 +1,5 @@
 // PythonCodec: converts Python state objects (dataclasses, pydantic v1/v2 models and the
-// types inside them) to and from the state codec's payload (src/state/state_codec.h),
+// types inside them) to and from the state codec's payload (include/statefold/state_codec.h),
 // following a type description built by statefold/schema.py. Conversion only: the format
 // itself lives in the core. All calls require the GIL.
 #pragma once

@@ -3,6 +3,7 @@
 import argparse
 import gc
 import json
+import os
 import signal
 import sys
 import time
@@ -31,11 +32,19 @@ def _summary(stats: Dict[str, Any], stopped: bool) -> str:
             f"in {stats['seconds']:.2f} s ({rate:,.0f} messages/s)")
 
 
+def _online_store(args: argparse.Namespace) -> str:
+    """--online-store, else $STATEFOLD_ONLINE_STORE, else the state directory's own store."""
+    if args.online_store is not None:
+        return args.online_store
+    return os.environ.get("STATEFOLD_ONLINE_STORE", "")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     resolvers = load_all_definitions(args.definitions)
     sources = bind_sources(resolvers, args.input, _source_bindings(args.source), args.stop_at_end)
     options = {"batch_size": args.batch_size, "checkpoint_every_messages": args.checkpoint_messages,
-               "checkpoint_every_ms": args.checkpoint_ms, "sync": args.sync}
+               "checkpoint_every_ms": args.checkpoint_ms, "sync": args.sync,
+               "online_store": _online_store(args)}
     # SIGINT and SIGTERM only set a flag, which the engine reads between batches: it then
     # checkpoints and returns. (A raising handler would surface inside a resolver call.)
     stop_requested = []
@@ -50,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    client = Client(args.state_dir, follow=False)
+    client = Client(args.state_dir, follow=False, online_store=_online_store(args))
     values = client.get_with_times(args.namespace, args.id) if args.times else client.get(args.namespace, args.id)
     print(json.dumps(values))
     return 0
@@ -99,6 +108,10 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     return 0
 
 
+ONLINE_STORE_HELP = ("where feature values live: 'embedded' (the state directory, the default) or "
+                     "redis://[:password@]host[:port][/db]; default $STATEFOLD_ONLINE_STORE")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="statefold", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -122,12 +135,14 @@ def parser() -> argparse.ArgumentParser:
                    help="checkpoint at least every N messages")
     r.add_argument("--checkpoint-ms", type=int, default=5000, help="checkpoint at least every T ms")
     r.add_argument("--sync", action="store_true", help="fsync each checkpoint (power-loss safety)")
+    r.add_argument("--online-store", metavar="URL", help=ONLINE_STORE_HELP)
     r.set_defaults(func=cmd_run)
 
     g = with_state_dir(sub.add_parser("get", help="print the online features of one entity"))
     g.add_argument("namespace")
     g.add_argument("id")
     g.add_argument("--times", action="store_true", help="include feature times and offsets")
+    g.add_argument("--online-store", metavar="URL", help=ONLINE_STORE_HELP)
     g.set_defaults(func=cmd_get)
 
     s = sub.add_parser("state", help="inspect or reset resolver state")

@@ -16,13 +16,17 @@ class Client:
 
     The directory is opened on first use and kept open; each call first catches up with the
     engine's latest checkpoint (`follow=False` reads the snapshot taken at opening instead,
-    which opens faster for one-shot commands).
+    which opens faster for one-shot commands). With `online_store` (a redis:// URL, as given
+    to `statefold run --online-store`), `get` and `get_with_times` read features from there.
     """
 
-    def __init__(self, state_dir: str = DEFAULT_STATE_DIR, follow: bool = True):
+    def __init__(self, state_dir: str = DEFAULT_STATE_DIR, follow: bool = True,
+                 online_store: Optional[str] = None):
         self.state_dir = state_dir
         self.follow = follow
+        self.online_store = online_store
         self._inspector: Any = None
+        self._online: Any = None
 
     def _reader(self) -> Any:
         if self._inspector is None:
@@ -31,21 +35,28 @@ class Client:
             self._inspector.refresh()
         return self._inspector
 
+    def _features(self, ns: str, id: Any) -> List[Any]:
+        if self.online_store in (None, "", "embedded"):
+            return self._reader().features(ns, str(id))
+        if self._online is None:
+            self._online = _ext.OnlineReader(self.online_store)
+        return self._online.features(ns, str(id))
+
     def close(self) -> None:
         self._inspector = None
+        self._online = None
 
     def get(self, entity: Union[str, type], id: Any) -> Dict[str, Any]:
         """Features of one entity keyed by fully qualified name, e.g. {"user.id": "u1", ...}.
         Raises NotFoundError for an unknown entity."""
         ns = _namespace(entity)
-        return {f"{ns}.{name}": json.loads(value) for name, value, _, _ in
-                self._reader().features(ns, str(id))}
+        return {f"{ns}.{name}": json.loads(value) for name, value, _, _ in self._features(ns, id)}
 
     def get_with_times(self, entity: Union[str, type], id: Any) -> Dict[str, Dict[str, Any]]:
         """Like get, with each value's feature time (epoch ms) and source offset."""
         ns = _namespace(entity)
         return {f"{ns}.{name}": {"value": json.loads(value), "time_ms": time_ms, "offset": offset}
-                for name, value, time_ms, offset in self._reader().features(ns, str(id))}
+                for name, value, time_ms, offset in self._features(ns, id)}
 
     def state(self, resolver: Any, key: str) -> Any:
         """The state of `key`: a JSON-like dict for a resolver name, or the state object itself

@@ -114,7 +114,11 @@ def run(
 ) -> Dict[str, Any]:
     """Runs `resolvers` over `sources` (descriptions from bind_sources) to their end, or until
     `should_stop()` (asked between batches) returns true; either way the run ends with a
-    checkpoint. Returns run stats."""
+    checkpoint, unless the online store is unreachable then: the run ends without it (a
+    StatefoldError, or the interrupt that stopped it) and the next run redoes that epoch.
+    `options` takes batch_size, checkpoint_every_messages, checkpoint_every_ms,
+    state_cache_entries, max_message_bytes, sync and online_store ("embedded" or a redis://
+    URL). Returns run stats."""
     check_unique_names(resolvers)
     return _ext.run(
         state_dir, list(sources), [r.engine_spec() for r in resolvers], dict(options or {}),

@@ -152,8 +152,7 @@ class Engine::Impl {
     StateStore::Options store_options;
     store_options.sync = options_.sync;
     STATEFOLD_RETURN_IF_ERROR(StateStore::Open(options_.state_dir, store_options, &store_));
-    online_ = NewEmbeddedOnlineStore(store_.get());
-    return Status::Ok();
+    return OpenOnlineStore({options_.online_store, options_.should_stop}, store_.get(), &online_);
   }
 
   ~Impl() {

@@ -1,10 +1,13 @@
-// OnlineStore: where feature values land so that they can be served. Writes are staged per
-// checkpoint: the embedded store puts them into the checkpoint's own WriteBatch, so features
-// commit atomically with state and offsets. Every value carries its feature time and the
+// OnlineStore: where feature values land so that they can be served. Writes come per
+// checkpoint, before it commits: the embedded store puts them into the checkpoint's own
+// WriteBatch, so features commit atomically with state and offsets; the Redis store sends them
+// to Redis and returns once Redis has acknowledged all of them, so a committed checkpoint
+// never claims values the store does not hold. Every value carries its feature time and the
 // source offset that produced it.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -35,7 +38,9 @@ struct StoredFeature {
 class OnlineStore {
  public:
   virtual ~OnlineStore() = default;
-  // Stages `writes` so that they become visible when `checkpoint` commits.
+  // Stores `writes` (sorted by namespace, entity, feature; one value per feature): staged in
+  // `checkpoint` (embedded), or acknowledged by the server before returning Ok (Redis, which
+  // ignores `checkpoint`). After a failure the caller must not commit the checkpoint.
   virtual Status Write(std::span<const FeatureWrite> writes, CheckpointBatch* checkpoint) = 0;
   // The features of one entity, sorted by feature name. Empty when the entity is unknown.
   virtual Status ReadEntity(std::string_view ns, std::string_view entity_id,
@@ -44,5 +49,16 @@ class OnlineStore {
 
 // The default online store: a column family of the state directory's RocksDB database.
 std::unique_ptr<OnlineStore> NewEmbeddedOnlineStore(StateStore* store);
+
+struct OnlineStoreOptions {
+  std::string url;  // "" or "embedded": the state directory's store; "redis://..."
+  std::function<bool()> should_stop;  // polled while retrying an unreachable server
+};
+
+// Opens the online store named by options.url. `store` is the state directory's store
+// (needed by the embedded backend; may be nullptr for redis). Not thread-safe: one
+// instance per thread. InvalidArgument for a URL that names no backend or does not parse.
+Status OpenOnlineStore(const OnlineStoreOptions& options, StateStore* store,
+                       std::unique_ptr<OnlineStore>* out);
 
 }  // namespace statefold

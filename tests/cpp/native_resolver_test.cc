@@ -1,8 +1,6 @@
 // Native resolvers (statefold/native.h): the schema and codec shared with Python, and the
 // semantic rules of docs/semantics.md for C++ resolvers on the engine.
 
-#include "statefold/native.h"
-
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -16,6 +14,7 @@
 
 #include "engine_fixture.h"
 #include "state/state_schema.h"
+#include "statefold/native.h"
 #include "test_resolver.h"
 
 namespace statefold {
@@ -68,8 +67,8 @@ TEST(NativeCodecTest, EveryKindRoundTripsAndPrintsAsJson) {
   value.ratio = 0.25;
   value.text = "h\xc3\xa9\"llo";
   value.raw = Bytes(std::string("\x00\xff", 2));
-  value.seen = std::chrono::sys_time<std::chrono::microseconds>(
-      std::chrono::microseconds(1767225600123456));
+  value.seen =
+      std::chrono::sys_time<std::chrono::microseconds>(std::chrono::microseconds(1767225600123456));
   value.maybe = "yes";
   value.numbers = {3, -1, 2};
   value.tags = {"b", "a"};
@@ -104,7 +103,8 @@ TEST(NativeCodecTest, EveryKindRoundTripsAndPrintsAsJson) {
   ASSERT_TRUE(status.ok()) << status.ToString();
   EXPECT_EQ(
       json,
-      "{\"flag\":true,\"small\":-7,\"big\":1125899906842624,\"ratio\":0.25,\"text\":\"h\xc3\xa9\\\"llo\","
+      "{\"flag\":true,\"small\":-7,\"big\":1125899906842624,\"ratio\":0.25,\"text\":"
+      "\"h\xc3\xa9\\\"llo\","
       R"("raw":"AP8=","seen":"2026-01-01T00:00:00.123456+00:00","maybe":"yes",)"
       R"("numbers":[3,-1,2],"tags":["a","b"],"paths":{"home":[{"x":1,"y":2},{"x":3.5,"y":-4}]},)"
       R"("pair":["k",9],"origin":{"x":0.5,"y":0}})");
@@ -306,9 +306,8 @@ TEST_F(NativeResolverTest, StatelessOptionalAndVoidResolvers) {
     user.visits = 1;
     return user;
   });
-  registry.AddStream("count", "logins", [&void_calls](std::string_view raw) {
-    void_calls += raw.starts_with("{");
-  });
+  registry.AddStream("count", "logins",
+                     [&void_calls](std::string_view raw) { void_calls += raw.starts_with("{"); });
   RunStats stats = RunOnce(registry.resolvers());
   EXPECT_EQ(stats.outputs, 1u);
   EXPECT_EQ(void_calls, 2);
@@ -342,7 +341,8 @@ TEST_F(NativeResolverTest, AnOwnParserReplacesTheJsonMapping) {
                  })
       .Parse([](std::string_view value, Visit* visit) {
         size_t bar = value.find('|');
-        if (bar == std::string_view::npos) return Status::InvalidArgument("no | in " + std::string(value));
+        if (bar == std::string_view::npos)
+          return Status::InvalidArgument("no | in " + std::string(value));
         visit->page = std::string(value.substr(0, bar));
         visit->ms = std::stoll(std::string(value.substr(bar + 1)));
         return Status::Ok();

@@ -2,7 +2,8 @@
 
 `make_tester(*resolvers, **options)` builds a `statefold.testing.StreamTester` (the real
 engine) whose state directory lives in pytest's tmp_path; `statefold_cli(*args)` runs the
-installed `statefold` command as a subprocess.
+installed `statefold` command as a subprocess; `redis_server` is a real redis-server of the
+test's own (redis_server.py), stopped by PID at the test's end.
 """
 
 import os
@@ -14,6 +15,8 @@ from typing import Any, List
 import pytest
 
 from statefold.testing import StreamTester
+
+from redis_server import RedisServer
 
 REPO = Path(__file__).resolve().parents[2]
 STATEFOLD_BIN = REPO / ".venv" / "bin" / "statefold"
@@ -59,3 +62,16 @@ def run_cli(*args: Any, check: bool = False) -> subprocess.CompletedProcess:
 @pytest.fixture
 def statefold_cli():
     return run_cli
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path / "redis")
+    try:
+        server.start()
+    except RuntimeError as e:
+        pytest.fail(f"redis-server did not start: {e}")
+    try:
+        yield server
+    finally:
+        server.stop()
