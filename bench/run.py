@@ -12,8 +12,16 @@ produced once per topic):
   statefold-kafka  `statefold run --stop-at-end` reading the topic in a consumer group
   kafka-drain      a plain librdkafka consumer that reads the topic and does no work (the
                    ceiling; build/kafka_drain)
-and prints messages/s, peak RSS, and each row's ratio to statefold. Each row runs in its own
-process, pinned to one core with taskset when available.
+and prints messages/s, peak RSS, and each row's ratio to statefold.
+
+Then the native table, over --native-messages messages and --native-keys keys:
+  statefold run MODULE.so  the native login example (examples/login_native) on the engine,
+                           loaded by `statefold run`, with durable RocksDB state
+  native own binary        the same resolver and engine linked into a program (build/native_bench)
+  bare loop                read the file, parse each record with simdjson, update a hash map of
+                           the same state type; nothing durable (the in-process ceiling)
+with each row's ratio to the bare loop. Each row runs in its own process, pinned to one core
+with taskset when available.
 """
 
 import argparse
@@ -104,18 +112,56 @@ def kafka_rows(args, events):
             subprocess.run([kafka_local, "stop"], capture_output=True)
 
 
+def events_file(args, messages, keys):
+    events = os.path.join(args.work_dir, f"logins-{messages}-{keys}.jsonl")
+    if not os.path.exists(events):
+        subprocess.run([PYTHON, os.path.join(ROOT, "bench", "generate_events.py"), "--messages",
+                        str(messages), "--keys", str(keys), "--out", events], check=True)
+    return events
+
+
+def native_rows(args):
+    events = events_file(args, args.native_messages, args.native_keys)
+    module = os.path.join(ROOT, "build", "examples", "login_native", "liblogin_features.so")
+    bench = os.path.join(ROOT, "build", "native_bench")
+    state_dir = os.path.join(args.work_dir, "native-state")
+    rows = []
+    shutil.rmtree(state_dir, ignore_errors=True)
+    out, wall, rss = measure("statefold-native", [os.path.join(ROOT, ".venv", "bin", "statefold"), "run",
+                                                  module, "--input", events, "--state-dir", state_dir])
+    rows.append(("statefold run liblogin_features.so", float(out.split(" in ")[1].split(" s ")[0]),
+                 wall, rss))
+    shutil.rmtree(state_dir, ignore_errors=True)
+    out, wall, rss = measure("native-engine", [bench, "--input", events, "--state-dir", state_dir,
+                                               "--only", "engine"])
+    rows.append(("native own binary (engine, durable)", float(out.split()[2]), wall, rss))
+    out, wall, rss = measure("bare-loop", [bench, "--input", events, "--only", "bare"])
+    rows.append(("bare loop (simdjson + hash map)", float(out.split()[2]), wall, rss))
+    return rows
+
+
+def print_table(title, messages, rows, base_row, base_name):
+    base = messages / rows[base_row][1]
+    print(title)
+    print(f"{'runner':40} {'msg/s':>12} {'seconds':>8} {'wall s':>7} {'peak RSS':>10} {'vs ' + base_name:>14}")
+    for name, seconds, wall, rss in rows:
+        rate = messages / seconds
+        rss_text = f"{rss / 1024:.0f} MiB"
+        print(f"{name:40} {rate:12,.0f} {seconds:8.2f} {wall:7.2f} {rss_text:>10} {rate / base:13.2f}x")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--messages", type=int, default=1_000_000)
     p.add_argument("--keys", type=int, default=100_000)
     p.add_argument("--work-dir", default=os.path.join(ROOT, "bench", "out"))
     p.add_argument("--kafka", action="store_true", help="also run the Kafka rows (starts a local broker)")
+    p.add_argument("--native-messages", type=int, default=10_000_000)
+    p.add_argument("--native-keys", type=int, default=10_000)
+    p.add_argument("--no-native", action="store_true", help="skip the native table")
     args = p.parse_args()
     os.makedirs(args.work_dir, exist_ok=True)
-    events = os.path.join(args.work_dir, f"logins-{args.messages}-{args.keys}.jsonl")
-    if not os.path.exists(events):
-        subprocess.run([PYTHON, os.path.join(ROOT, "bench", "generate_events.py"), "--messages",
-                        str(args.messages), "--keys", str(args.keys), "--out", events], check=True)
+    events = events_file(args, args.messages, args.keys)
 
     rows = []
     state_dir = os.path.join(args.work_dir, "state")
@@ -132,13 +178,12 @@ def main():
     if args.kafka:
         rows.extend(kafka_rows(args, events))
 
-    base = args.messages / rows[0][1]
-    print(f"{args.messages:,} messages, {args.keys:,} keys (Zipf 1.1), one core")
-    print(f"{'runner':40} {'msg/s':>12} {'seconds':>8} {'wall s':>7} {'peak RSS':>10} {'vs statefold':>13}")
-    for name, seconds, wall, rss in rows:
-        rate = args.messages / seconds
-        rss_text = f"{rss / 1024:.0f} MiB"
-        print(f"{name:40} {rate:12,.0f} {seconds:8.2f} {wall:7.2f} {rss_text:>10} {rate / base:12.2f}x")
+    print_table(f"{args.messages:,} messages, {args.keys:,} keys (Zipf 1.1), one core", args.messages,
+                rows, 0, "statefold")
+    if not args.no_native:
+        print()
+        print_table(f"native: {args.native_messages:,} messages, {args.native_keys:,} keys (Zipf 1.1), "
+                    "one core", args.native_messages, native_rows(args), 2, "bare loop")
 
 
 if __name__ == "__main__":

@@ -27,12 +27,12 @@ struct FeatureWrite;
 
 struct EngineOptions {
   std::string state_dir = ".statefold";
-  size_t batch_size = 1024;                   // messages per resolver call
-  size_t checkpoint_every_messages = 500000;  // whichever comes first ...
-  int64_t checkpoint_every_ms = 5000;         // ... of these two
-  size_t state_cache_entries = 1000000;       // live state objects kept between checkpoints
-  size_t max_message_bytes = 1 << 20;         // larger messages are dead-lettered
-  bool sync = false;                          // fsync each checkpoint (power-loss safety)
+  size_t batch_size = 1024;                    // messages per resolver call
+  size_t checkpoint_every_messages = 2000000;  // whichever comes first ...
+  int64_t checkpoint_every_ms = 5000;          // ... of these two
+  size_t state_cache_entries = 1000000;        // live state objects kept between checkpoints
+  size_t max_message_bytes = 1 << 20;          // larger messages are dead-lettered
+  bool sync = false;                           // fsync each checkpoint (power-loss safety)
   // Where feature values go: "" or "embedded" (the state directory), or a redis:// URL. While
   // Redis is unreachable, checkpoints wait (retrying) until should_stop.
   std::string online_store;

@@ -35,23 +35,23 @@ using StateHandle = void*;
 class ResolverOutput {
  public:
   struct FeatureWrite {
-    uint32_t message_index;  // index into the batch
-    uint32_t namespace_begin, namespace_size;
+    uint32_t message_index;        // index into the batch
+    std::string_view ns, feature;  // owned by the resolver (see AddFeature)
     uint32_t entity_begin, entity_size;
-    uint32_t feature_begin, feature_size;
     uint32_t value_begin, value_size;  // the value as JSON text
   };
 
-  // Records one feature value produced by message `index`.
+  // Records one feature value produced by message `index`. `entity_id` and `value_json` are
+  // copied; `ns` and `feature` are not: they must stay valid while the resolver exists (a
+  // resolver's namespace and feature names are fixed).
   void AddFeature(uint32_t index, std::string_view ns, std::string_view entity_id,
                   std::string_view feature, std::string_view value_json) {
-    FeatureWrite w;
+    FeatureWrite& w = writes_.emplace_back();
     w.message_index = index;
-    Append(ns, &w.namespace_begin, &w.namespace_size);
+    w.ns = ns;
+    w.feature = feature;
     Append(entity_id, &w.entity_begin, &w.entity_size);
-    Append(feature, &w.feature_begin, &w.feature_size);
     Append(value_json, &w.value_begin, &w.value_size);
-    writes_.push_back(w);
   }
   // Records that message `index` did not decode into the event type; the resolver did not
   // run for it, and the batch goes on.

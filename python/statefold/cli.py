@@ -131,7 +131,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--stop-at-end", action="store_true",
                    help="Kafka: exit once every assigned partition is caught up")
     r.add_argument("--batch-size", type=int, default=1024)
-    r.add_argument("--checkpoint-messages", type=int, default=500000,
+    r.add_argument("--checkpoint-messages", type=int, default=2000000,
                    help="checkpoint at least every N messages")
     r.add_argument("--checkpoint-ms", type=int, default=5000, help="checkpoint at least every T ms")
     r.add_argument("--sync", action="store_true", help="fsync each checkpoint (power-loss safety)")

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -112,9 +113,10 @@ struct PendingEntity {
   std::vector<PendingValue> values;
 
   bool Is(std::string_view ns, std::string_view entity) const {
+    const char* k = key->data();
     return ns.size() == ns_size && key->size() == ns.size() + 1 + entity.size() &&
-           std::string_view(*key).substr(0, ns_size) == ns &&
-           std::string_view(*key).substr(ns_size + 1) == entity;
+           std::memcmp(k + ns_size + 1, entity.data(), entity.size()) == 0 &&
+           std::memcmp(k, ns.data(), ns.size()) == 0;
   }
 };
 
@@ -428,8 +430,7 @@ class Engine::Impl {
         ++stats_->outputs;
         counted = static_cast<int64_t>(j);
       }
-      AddPending(out.View(w.namespace_begin, w.namespace_size),
-                 out.View(w.entity_begin, w.entity_size), out.View(w.feature_begin, w.feature_size),
+      AddPending(w.ns, out.View(w.entity_begin, w.entity_size), w.feature,
                  out.View(w.value_begin, w.value_size), r.messages[j], r.epoch_indexes[j],
                  r.entries[j]);
     }
@@ -465,7 +466,8 @@ class Engine::Impl {
     }
     PendingValue* value = nullptr;
     for (PendingValue& v : last_entity_->values) {
-      if (v.feature == feature) {
+      if (v.feature.size() == feature.size() &&
+          std::memcmp(v.feature.data(), feature.data(), feature.size()) == 0) {
         if (v.order > order) return;  // a replayed older message never overwrites a newer value
         value = &v;
         break;
@@ -588,9 +590,7 @@ class Engine::Impl {
         if (!restart) {
           for (const ResolverOutput::FeatureWrite& w : output.writes()) {
             size_t j = start + w.message_index;
-            AddPending(output.View(w.namespace_begin, w.namespace_size),
-                       output.View(w.entity_begin, w.entity_size),
-                       output.View(w.feature_begin, w.feature_size),
+            AddPending(w.ns, output.View(w.entity_begin, w.entity_size), w.feature,
                        output.View(w.value_begin, w.value_size), replay[j], replay_indexes[j],
                        entry);
           }
@@ -709,14 +709,23 @@ class Engine::Impl {
         r.keys_changed = false;
       }
     }
+    // In key order ("<ns>\0<entity>\0<feature>"): sorting the entities' map keys once is far
+    // cheaper than sorting every value, and in-order inserts are cheaper for the store.
+    std::vector<PendingEntity*> entities;
+    entities.reserve(pending_.size());
+    for (auto& [key, entity] : pending_) entities.push_back(&entity);
+    std::sort(entities.begin(), entities.end(),
+              [](const PendingEntity* a, const PendingEntity* b) { return *a->key < *b->key; });
     std::vector<FeatureWrite> writes;
     writes.reserve(pending_.size() * 2);
-    for (const auto& [key, entity] : pending_) {
-      std::string_view k(key);
-      for (const PendingValue& v : entity.values) {
+    for (PendingEntity* entity : entities) {
+      std::sort(entity->values.begin(), entity->values.end(),
+                [](const PendingValue& a, const PendingValue& b) { return a.feature < b.feature; });
+      std::string_view k(*entity->key);
+      for (const PendingValue& v : entity->values) {
         FeatureWrite w;
-        w.ns = k.substr(0, entity.ns_size);
-        w.entity_id = k.substr(entity.ns_size + 1);
+        w.ns = k.substr(0, entity->ns_size);
+        w.entity_id = k.substr(entity->ns_size + 1);
         w.feature = v.feature;
         w.value_json = v.value_json;
         w.time_ms = v.time_ms;
@@ -724,9 +733,6 @@ class Engine::Impl {
         writes.push_back(w);
       }
     }
-    std::sort(writes.begin(), writes.end(), [](const FeatureWrite& a, const FeatureWrite& b) {
-      return std::tie(a.ns, a.entity_id, a.feature) < std::tie(b.ns, b.entity_id, b.feature);
-    });
     STATEFOLD_RETURN_IF_ERROR(online_->Write(writes, &batch));
     std::stable_sort(pending_dead_letters_.begin(), pending_dead_letters_.end());
     uint64_t first_dead_letter = next_dead_letter_;

@@ -93,11 +93,6 @@ Status StateStore::Open(const std::string& dir, const Options& options,
   family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   family_options.write_buffer_size = 64 << 20;
   family_options.compression = rocksdb::kLZ4Compression;
-  // The engine looks up every key it has not seen yet in this process; most of those are
-  // new keys. A whole-key bloom filter in the memtable answers those misses without a
-  // skiplist search (the block-based filter above does it for the files).
-  family_options.memtable_prefix_bloom_size_ratio = 0.05;
-  family_options.memtable_whole_key_filtering = true;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* name : kFamilyNames) descriptors.emplace_back(name, family_options);

@@ -9,8 +9,12 @@ namespace statefold {
 
 void AppendJsonString(std::string_view text, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
+  auto needs_escape = [](unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; };
+  size_t plain = 0;
+  while (plain < text.size() && !needs_escape(static_cast<unsigned char>(text[plain]))) ++plain;
   out->push_back('"');
-  for (unsigned char c : text) {
+  out->append(text.substr(0, plain));  // most strings need no escapes: one append
+  for (unsigned char c : text.substr(plain)) {
     switch (c) {
       case '"':
         out->append("\\\"");
