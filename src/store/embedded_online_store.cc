@@ -63,4 +63,17 @@ std::unique_ptr<OnlineStore> NewEmbeddedOnlineStore(StateStore* store) {
   return std::make_unique<EmbeddedOnlineStore>(store);
 }
 
+Status OpenOnlineStore(const OnlineStoreOptions& options, StateStore* store,
+                       std::unique_ptr<OnlineStore>* out) {
+  if (options.url.empty() || options.url == "embedded") {
+    if (store == nullptr) {
+      return Status::InvalidArgument("the embedded online store needs a state directory");
+    }
+    *out = NewEmbeddedOnlineStore(store);
+    return Status::Ok();
+  }
+  return Status::InvalidArgument("unknown online store URL " + options.url +
+                                 " (expected \"embedded\")");
+}
+
 }  // namespace statefold

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -44,5 +45,16 @@ class OnlineStore {
 
 // The default online store: a column family of the state directory's RocksDB database.
 std::unique_ptr<OnlineStore> NewEmbeddedOnlineStore(StateStore* store);
+
+struct OnlineStoreOptions {
+  std::string url;  // "" or "embedded": the state directory's store; "redis://..."
+  std::function<bool()> should_stop;  // polled while waiting on a remote store
+};
+
+// Opens the online store that `options.url` names. The embedded store reads and writes
+// `store`, which must outlive it (REQUIRES: non-null for the embedded store). Fails with
+// InvalidArgument for a URL it does not know. Not thread-safe: one instance per thread.
+Status OpenOnlineStore(const OnlineStoreOptions& options, StateStore* store,
+                       std::unique_ptr<OnlineStore>* out);
 
 }  // namespace statefold
