@@ -180,23 +180,32 @@ class FeatureService::Impl {
   int port() const { return server_->port(); }
 
   const FeatureServiceOptions& options() const { return options_; }
-  // The follower of the state directory, once open; null before (or without one).
-  StateStore* state_store() const { return state_store_ready_.load(std::memory_order_acquire); }
   bool stopping() const { return stopping_flag_.load(std::memory_order_relaxed); }
 
-  // Appends the engine's metrics (from the last checkpoint's "status" record) and the
-  // server's. `parser` is the calling thread's.
-  void AppendMetrics(simdjson::dom::parser* parser, std::string* out);
+  // The follower of the state directory is replaced when the engine flushes (see
+  // StateStore::CatchUp); each replacement increments the generation (0: none open yet).
+  // A reader keeps the follower it got until it moves to a newer generation.
+  uint64_t store_generation() const { return store_generation_.load(std::memory_order_acquire); }
+  std::shared_ptr<StateStore> CurrentStore(uint64_t* generation) {
+    std::lock_guard<std::mutex> lock(store_mutex_);
+    *generation = store_generation_.load(std::memory_order_relaxed);
+    return state_store_;
+  }
+
+  // Appends the engine's metrics (from the last checkpoint's "status" record in `store`, if
+  // any) and the server's. `parser` is the calling thread's.
+  void AppendMetrics(StateStore* store, simdjson::dom::parser* parser, std::string* out);
 
  private:
   Status OpenStateDir();
   void Follow();
-  void AppendEngineMetrics(simdjson::dom::parser* parser, std::string* out);
+  void AppendEngineMetrics(StateStore* store, simdjson::dom::parser* parser, std::string* out);
   void AppendServerMetrics(std::string* out);
 
   FeatureServiceOptions options_;
-  std::unique_ptr<StateStore> state_store_;
-  std::atomic<StateStore*> state_store_ready_{nullptr};
+  std::mutex store_mutex_;
+  std::shared_ptr<StateStore> state_store_;  // guarded by store_mutex_
+  std::atomic<uint64_t> store_generation_{0};
   std::atomic<uint64_t> catch_up_errors_{0};
   std::vector<std::unique_ptr<ThreadMetrics>> metrics_;
   std::unique_ptr<HttpServer> server_;  // destroyed before the store its handlers read
@@ -219,14 +228,18 @@ class Router : public HttpHandler {
   // Opens this thread's online store now when it can (so that a bad URL fails Start);
   // an embedded store whose state directory does not exist yet opens on first use.
   Status OpenStore() {
-    if (IsEmbedded(options_.online_store_url) && service_->state_store() == nullptr) {
-      return Status::Ok();
-    }
-    return OpenOnlineStore(StoreOptions(), service_->state_store(), &online_);
+    state_store_ = service_->CurrentStore(&generation_);
+    if (IsEmbedded(options_.online_store_url) && state_store_ == nullptr) return Status::Ok();
+    return OpenOnlineStore(StoreOptions(), state_store_.get(), &online_);
   }
 
   void Handle(const HttpRequest& request, HttpResponse* response) override {
     Clock::time_point start = Clock::now();
+    if (service_->store_generation() != generation_) {
+      // A newer follower of the state directory: move to it.
+      online_.reset();
+      state_store_ = service_->CurrentStore(&generation_);
+    }
     Route route = Dispatch(request, response);
     uint64_t latency_ns = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
@@ -287,7 +300,7 @@ class Router : public HttpHandler {
         break;
       case kMetrics:
         response->content_type = kPrometheusType;
-        service_->AppendMetrics(&parser_, &response->body);
+        service_->AppendMetrics(state_store_.get(), &parser_, &response->body);
         break;
       default:
         break;
@@ -320,7 +333,7 @@ class Router : public HttpHandler {
   // This thread's online store, or null after answering 503.
   OnlineStore* Store(HttpResponse* response) {
     if (online_ != nullptr) return online_.get();
-    StateStore* state = service_->state_store();
+    StateStore* state = state_store_.get();
     if (IsEmbedded(options_.online_store_url) && state == nullptr) {
       SetError(response, 503, "unavailable",
                "the state directory " + options_.state_dir + " has no checkpoint yet");
@@ -567,7 +580,9 @@ class Router : public HttpHandler {
   FeatureService::Impl* service_;
   const FeatureServiceOptions& options_;
   ThreadMetrics* metrics_;
-  std::unique_ptr<OnlineStore> online_;
+  uint64_t generation_ = 0;                  // of state_store_
+  std::shared_ptr<StateStore> state_store_;  // null before the state directory is open
+  std::unique_ptr<OnlineStore> online_;      // reads state_store_ (embedded) or a remote store
   simdjson::dom::parser parser_;
   // Reused across requests.
   std::vector<StoredFeature> features_;
@@ -584,8 +599,9 @@ Status FeatureService::Impl::OpenStateDir() {
   store_options.mode = StateStore::Mode::kFollower;
   std::unique_ptr<StateStore> store;
   STATEFOLD_RETURN_IF_ERROR(StateStore::Open(options_.state_dir, store_options, &store));
+  std::lock_guard<std::mutex> lock(store_mutex_);
   state_store_ = std::move(store);
-  state_store_ready_.store(state_store_.get(), std::memory_order_release);
+  store_generation_.fetch_add(1, std::memory_order_release);
   return Status::Ok();
 }
 
@@ -623,7 +639,8 @@ void FeatureService::Impl::Stop() {
   if (follower_.joinable()) follower_.join();
 }
 
-// Opens the state directory once it exists, then catches up with the engine's commits.
+// Opens the state directory once it exists, then catches up with the engine's commits, and
+// opens a new follower after the engine flushes.
 void FeatureService::Impl::Follow() {
   // An engine that is creating the directory can fail an open for a moment (column families
   // not created yet): only a failure that lasts is reported.
@@ -634,13 +651,18 @@ void FeatureService::Impl::Follow() {
     wake_.wait_for(lock, std::chrono::milliseconds(options_.catch_up_interval_ms));
     if (stopping_) break;
     lock.unlock();
-    if (state_store() == nullptr) {
-      Status status = OpenStateDir();
+    uint64_t generation;
+    std::shared_ptr<StateStore> store = CurrentStore(&generation);
+    Status status;
+    if (store == nullptr) {
+      status = OpenStateDir();
       if (!status.ok() && !status.IsNotFound() && ++open_failures == kFailuresReported) {
         fprintf(stderr, "statefold: serve: %s\n", status.ToString().c_str());
       }
     } else {
-      Status status = state_store_->CatchUp();
+      bool must_reopen = false;
+      status = store->CatchUp(&must_reopen);
+      if (status.ok() && must_reopen) status = OpenStateDir();
       if (!status.ok() && catch_up_errors_.fetch_add(1, std::memory_order_relaxed) == 0) {
         fprintf(stderr, "statefold: serve: %s\n", status.ToString().c_str());
       }
@@ -649,13 +671,14 @@ void FeatureService::Impl::Follow() {
   }
 }
 
-void FeatureService::Impl::AppendMetrics(simdjson::dom::parser* parser, std::string* out) {
-  AppendEngineMetrics(parser, out);
+void FeatureService::Impl::AppendMetrics(StateStore* store, simdjson::dom::parser* parser,
+                                         std::string* out) {
+  AppendEngineMetrics(store, parser, out);
   AppendServerMetrics(out);
 }
 
-void FeatureService::Impl::AppendEngineMetrics(simdjson::dom::parser* parser, std::string* out) {
-  StateStore* store = state_store();
+void FeatureService::Impl::AppendEngineMetrics(StateStore* store, simdjson::dom::parser* parser,
+                                               std::string* out) {
   if (store == nullptr) return;
   std::string json;
   bool found = false;

@@ -13,7 +13,9 @@
 
 #include "http_test_client.h"
 #include "source/file_source.h"
+#include "state/state_store.h"
 #include "statefold/engine.h"
+#include "store/online_store.h"
 #include "test_resolver.h"
 
 namespace statefold {
@@ -62,9 +64,9 @@ class FeatureServiceTest : public ::testing::Test {
     engine.reset();
   }
 
-  void StartService(FeatureServiceOptions options = {}) {
+  void StartService(FeatureServiceOptions options = {}, int64_t catch_up_interval_ms = 20) {
     options.state_dir = state_dir_;
-    options.catch_up_interval_ms = 20;
+    options.catch_up_interval_ms = catch_up_interval_ms;
     Status status = FeatureService::Start(options, &service_);
     ASSERT_TRUE(status.ok()) << status.ToString();
   }
@@ -289,6 +291,41 @@ TEST_F(FeatureServiceTest, FollowsLaterRunsOfTheEngine) {
   ASSERT_TRUE(seen);
   EXPECT_NE(Request(Get("/v1/features/user/u1")).body.find(R"("unique_ip_count":{"value":2)"),
             std::string::npos);
+}
+
+TEST_F(FeatureServiceTest, ServesWhatTheEngineFlushedBeforeTheServerCaughtUp) {
+  std::unique_ptr<StateStore> writer;
+  ASSERT_TRUE(StateStore::Open(state_dir_, StateStore::Options(), &writer).ok());
+  std::unique_ptr<OnlineStore> online = NewEmbeddedOnlineStore(writer.get());
+  // A checkpoint: a feature value, and the run's status with as many messages.
+  auto commit = [&](int count, int64_t offset) {
+    CheckpointBatch batch(writer.get());
+    std::string value = std::to_string(count);
+    FeatureWrite write{"user", "u1", "unique_ip_count", value, 1000, offset};
+    ASSERT_TRUE(online->Write({&write, 1}, &batch).ok());
+    batch.PutMeta("status", R"({"run":{"messages":)" + value + "}}");
+    ASSERT_TRUE(writer->Commit(&batch).ok());
+  };
+  auto wait_for = [&](int count) {
+    std::string feature = R"("unique_ip_count":{"value":)" + std::to_string(count) + ",";
+    std::string metric = "\nstatefold_messages_total " + std::to_string(count) + "\n";
+    for (int i = 0; i < 300; ++i) {
+      if (Request(Get("/v1/features/user/u1")).body.find(feature) != std::string::npos &&
+          Request(Get("/metrics")).body.find(metric) != std::string::npos) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  commit(1, 0);
+  StartService({}, 200);
+  ASSERT_TRUE(wait_for(1));
+  // Committed and flushed (its log deleted) before the server's next catch-up, and nothing
+  // written after: the server must still see it.
+  commit(2, 1);
+  ASSERT_TRUE(writer->Flush().ok());
+  EXPECT_TRUE(wait_for(2)) << Request(Get("/metrics")).body;
 }
 
 TEST_F(FeatureServiceTest, WaitsForAStateDirectoryThatDoesNotExistYet) {
