@@ -6,6 +6,7 @@
 
 #include "serve/feature_service.h"
 
+#include <signal.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -624,7 +625,15 @@ Status FeatureService::Impl::Start() {
         return Status::Ok();
       });
   STATEFOLD_RETURN_IF_ERROR(server_->Start());
-  if (!options_.state_dir.empty()) follower_ = std::thread([this] { Follow(); });
+  if (!options_.state_dir.empty()) {
+    // Like the loops, the follower blocks signals, so that they reach the thread that
+    // expects them (the Python interpreter's main thread).
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    follower_ = std::thread([this] { Follow(); });
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  }
   return Status::Ok();
 }
 
