@@ -203,6 +203,18 @@ class HttpServer::Loop {
     }
   }
 
+  // Takes a connection accepted by another loop (any thread).
+  void Hand(int fd) {
+    {
+      std::lock_guard<std::mutex> lock(inbox_mutex_);
+      inbox_.push_back(fd);
+    }
+    uint64_t one = 1;
+    ssize_t written = ::write(inbox_fd_, &one, sizeof one);
+    (void)written;
+  }
+
+ private:
   struct Connection {
     int fd = -1;
     size_t index = 0;  // in connections_
@@ -231,18 +243,6 @@ class HttpServer::Loop {
     }
   }
 
-  // Takes a connection accepted by another loop (any thread).
-  void Hand(int fd) {
-    {
-      std::lock_guard<std::mutex> lock(inbox_mutex_);
-      inbox_.push_back(fd);
-    }
-    uint64_t one = 1;
-    ssize_t written = ::write(inbox_fd_, &one, sizeof one);
-    (void)written;
-  }
-
- private:
   void TakeInbox() {
     uint64_t count;
     ssize_t ignored = ::read(inbox_fd_, &count, sizeof count);
