@@ -237,8 +237,8 @@ class Router : public HttpHandler {
   void Handle(const HttpRequest& request, HttpResponse* response) override {
     Clock::time_point start = Clock::now();
     if (service_->store_generation() != generation_) {
-      // A newer follower of the state directory: move to it.
-      online_.reset();
+      // A newer follower of the state directory: move to it (the embedded store reads it).
+      if (IsEmbedded(options_.online_store_url)) online_.reset();
       state_store_ = service_->CurrentStore(&generation_);
     }
     Route route = Dispatch(request, response);
