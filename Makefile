@@ -6,7 +6,7 @@ BUILD := build
 BUILD_ASAN := build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build test test-cpp test-cpp-asan test-python demo bench fmt fmt-check clean
+.PHONY: deps build test test-cpp test-cpp-asan test-python demo bench bench-serve fmt fmt-check clean
 
 deps:
 	bash scripts/install-deps
@@ -38,6 +38,10 @@ demo: build
 
 bench: build
 	$(PYTHON_VENV) bench/run.py
+
+# GET /v1/features at 10k requests/s against `statefold serve` (see BENCHMARKS.md).
+bench-serve: build
+	$(PYTHON_VENV) bench/serve.py
 
 fmt:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -13,6 +13,7 @@
 #include "native/native_module.h"
 #include "python_codec.h"
 #include "python_resolver.h"
+#include "serve/feature_service.h"
 #include "source/file_source.h"
 #include "source/kafka_source.h"
 #include "state/state_inspector.h"
@@ -218,6 +219,25 @@ nb::dict Run(const std::string& state_dir, nb::list sources, nb::list resolver_s
   return result;
 }
 
+// The serving API's options from {"state_dir", "online_store", "wait_for_state_dir", "host",
+// "port", "token", "threads"} (all optional).
+FeatureServiceOptions ServeOptions(nb::dict d) {
+  FeatureServiceOptions options;
+  auto text = [&](const char* key, std::string* out) {
+    if (d.contains(key) && !d[key].is_none()) *out = nb::cast<std::string>(d[key]);
+  };
+  text("state_dir", &options.state_dir);
+  text("online_store", &options.online_store_url);
+  text("token", &options.token);
+  text("host", &options.http.host);
+  if (d.contains("wait_for_state_dir")) {
+    options.wait_for_state_dir = nb::cast<bool>(d["wait_for_state_dir"]);
+  }
+  if (d.contains("port")) options.http.port = nb::cast<int>(d["port"]);
+  if (d.contains("threads")) options.http.threads = nb::cast<int>(d["threads"]);
+  return options;
+}
+
 }  // namespace
 }  // namespace statefold::python
 
@@ -339,6 +359,23 @@ NB_MODULE(_ext, m) {
         if (features.empty()) Raise(Status::NotFound("no features for " + ns + " " + id));
         return FeatureTuples(features);
       });
+
+  // The HTTP server runs on its own threads and never takes the GIL.
+  nb::class_<FeatureService>(m, "FeatureServer")
+      .def_static("start",
+                  [](nb::dict d) {
+                    FeatureServiceOptions options = ServeOptions(d);
+                    std::unique_ptr<FeatureService> service;
+                    Status status;
+                    {
+                      nb::gil_scoped_release release;
+                      status = FeatureService::Start(options, &service);
+                    }
+                    Check(status);
+                    return service;
+                  })
+      .def("stop", &FeatureService::Stop, nb::call_guard<nb::gil_scoped_release>())
+      .def_prop_ro("port", &FeatureService::port);
 
   m.def("state_reset", [](const std::string& state_dir, const std::string& resolver) {
     Check(ResetResolverState(state_dir, resolver));

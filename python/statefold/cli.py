@@ -1,4 +1,5 @@
-"""The `statefold` command: run resolvers, query features, inspect state and dead letters."""
+"""The `statefold` command: run resolvers, serve and query features, inspect state and dead
+letters."""
 
 import argparse
 import gc
@@ -6,12 +7,16 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from typing import Any, Dict, List, Optional
 
 from .client import Client
 from .errors import DefinitionError, NotFoundError, StatefoldError
 from .runtime import DEFAULT_STATE_DIR, bind_sources, load_all_definitions, run
+from .serving import DEFAULT_HOST, DEFAULT_PORT, server_url, start_server
+
+TOKEN_VARIABLE = "STATEFOLD_SERVE_TOKEN"
 
 
 def _source_bindings(values: List[str]) -> Dict[str, str]:
@@ -53,8 +58,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Definitions, pydantic and the rest of the import-time heap never become garbage: keep
     # them out of the cyclic collector's passes over the long run.
     gc.freeze()
-    stats = run(resolvers, sources, args.state_dir, options, should_stop=lambda: bool(stop_requested))
+    server = None
+    if not args.serve and (args.host != DEFAULT_HOST or args.port != DEFAULT_PORT or args.token):
+        raise DefinitionError("--host, --port and --token configure the server of --serve; "
+                              "add --serve or drop them")
+    if args.serve:
+        # Started before the run, so features are served as soon as the first checkpoint
+        # lands (the state directory may not exist yet: the engine creates it).
+        server = start_server(state_dir=args.state_dir, online_store=options["online_store"] or None,
+                              host=args.host, port=args.port, token=_token(args),
+                              threads=args.serve_threads, wait_for_state_dir=True)
+        print(f"serving on {server_url(args.host, server.port)}", flush=True)
+    try:
+        stats = run(resolvers, sources, args.state_dir, options, should_stop=lambda: bool(stop_requested))
+    finally:
+        if server is not None:
+            server.stop()
     print(_summary(stats, bool(stop_requested)))
+    return 0
+
+
+def _token(args: argparse.Namespace) -> Optional[str]:
+    return args.token or os.environ.get(TOKEN_VARIABLE) or None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    state_dir = args.state_dir
+    online_store = _online_store(args)
+    if online_store in ("", "embedded") and state_dir is None:
+        state_dir = DEFAULT_STATE_DIR
+    server = start_server(state_dir=state_dir, online_store=online_store or None, host=args.host,
+                          port=args.port, token=_token(args), threads=args.threads)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda s, f: stop.set())
+    print(f"serving on {server_url(args.host, server.port)}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    server.stop()
+    print("stopped serving", flush=True)
     return 0
 
 
@@ -112,6 +154,16 @@ ONLINE_STORE_HELP = ("where feature values live: 'embedded' (the state directory
                      "redis://[:password@]host[:port][/db]; default $STATEFOLD_ONLINE_STORE")
 
 
+def add_server_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default=DEFAULT_HOST,
+                   help=f"address to listen on (default {DEFAULT_HOST}; 0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument("--token", default=None,
+                   help=f"require Authorization: Bearer TOKEN on every route but /healthz "
+                        f"(or set {TOKEN_VARIABLE})")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="statefold", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -136,7 +188,21 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--checkpoint-ms", type=int, default=5000, help="checkpoint at least every T ms")
     r.add_argument("--sync", action="store_true", help="fsync each checkpoint (power-loss safety)")
     r.add_argument("--online-store", metavar="URL", help=ONLINE_STORE_HELP)
+    r.add_argument("--serve", action="store_true",
+                   help="also serve the features over HTTP while the run goes (see `statefold serve`)")
+    add_server_arguments(r)
+    r.add_argument("--serve-threads", type=int, default=2, help="HTTP event-loop threads (default 2)")
     r.set_defaults(func=cmd_run)
+
+    sv = sub.add_parser("serve", help="serve features over HTTP (GET /v1/features/NS/ID, POST /v1/query, "
+                                      "GET /metrics, GET /healthz)")
+    sv.add_argument("--state-dir", default=None,
+                    help=f"state directory: the embedded online store and the engine's metrics "
+                         f"(default {DEFAULT_STATE_DIR})")
+    sv.add_argument("--online-store", default=None, metavar="URL", help=ONLINE_STORE_HELP)
+    add_server_arguments(sv)
+    sv.add_argument("--threads", type=int, default=2, help="event-loop threads (default 2)")
+    sv.set_defaults(func=cmd_serve)
 
     g = with_state_dir(sub.add_parser("get", help="print the online features of one entity"))
     g.add_argument("namespace")

@@ -10,11 +10,26 @@ namespace statefold {
 Status StateInspector::Open(const std::string& state_dir, bool follow,
                             std::unique_ptr<StateInspector>* inspector) {
   auto result = std::make_unique<StateInspector>();
+  result->state_dir_ = state_dir;
   StateStore::Options options;
   options.mode = follow ? StateStore::Mode::kFollower : StateStore::Mode::kReadOnly;
   STATEFOLD_RETURN_IF_ERROR(StateStore::Open(state_dir, options, &result->store_));
   result->online_ = NewEmbeddedOnlineStore(result->store_.get());
   *inspector = std::move(result);
+  return Status::Ok();
+}
+
+Status StateInspector::Refresh() {
+  bool must_reopen = false;
+  STATEFOLD_RETURN_IF_ERROR(store_->CatchUp(&must_reopen));
+  if (!must_reopen) return Status::Ok();
+  // The engine flushed: a new follower sees the flushed values (see StateStore::CatchUp).
+  StateStore::Options options;
+  options.mode = StateStore::Mode::kFollower;
+  std::unique_ptr<StateStore> store;
+  STATEFOLD_RETURN_IF_ERROR(StateStore::Open(state_dir_, options, &store));
+  online_ = NewEmbeddedOnlineStore(store.get());
+  store_ = std::move(store);
   return Status::Ok();
 }
 

@@ -20,7 +20,7 @@ class StateInspector {
   // newer checkpoints; without, it reads the snapshot at open time.
   static Status Open(const std::string& state_dir, bool follow,
                      std::unique_ptr<StateInspector>* inspector);
-  Status Refresh() { return store_->CatchUp(); }
+  Status Refresh();
 
   // The state of `key` as JSON, decoded with the schema stored beside it. NotFound when the
   // resolver or key has no state.
@@ -41,6 +41,7 @@ class StateInspector {
   Status DeadLetters(size_t limit, std::vector<std::string>* records);
 
  private:
+  std::string state_dir_;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<OnlineStore> online_;
 };

@@ -6,10 +6,12 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/metadata.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace statefold {
@@ -129,6 +131,7 @@ Status StateStore::Open(const std::string& dir, const Options& options,
   s->state_ = s->families_[1];
   s->online_ = s->families_[2];
   s->dead_letters_ = s->families_[3];
+  if (options.mode == Mode::kFollower) s->newest_level0_file_ = s->NewestLevel0File();
   *store = std::move(s);
   return Status::Ok();
 }
@@ -144,9 +147,32 @@ StateStore::~StateStore() {
   }
 }
 
-Status StateStore::CatchUp() {
+Status StateStore::CatchUp(bool* must_reopen) {
+  if (must_reopen != nullptr) *must_reopen = false;
   if (options_.mode != Mode::kFollower) return Status::Ok();
-  return FromRocks(db_->TryCatchUpWithPrimary(), "cannot catch up with the writer");
+  STATEFOLD_RETURN_IF_ERROR(
+      FromRocks(db_->TryCatchUpWithPrimary(), "cannot catch up with the writer"));
+  uint64_t newest = NewestLevel0File();
+  if (newest > newest_level0_file_) {
+    newest_level0_file_ = newest;
+    if (must_reopen != nullptr) *must_reopen = true;
+  }
+  return Status::Ok();
+}
+
+uint64_t StateStore::NewestLevel0File() const {
+  std::vector<rocksdb::LiveFileMetaData> files;
+  db_->GetLiveFilesMetaData(&files);
+  uint64_t newest = 0;
+  for (const rocksdb::LiveFileMetaData& f : files) {
+    if (f.level == 0) newest = std::max(newest, f.file_number);
+  }
+  return newest;
+}
+
+Status StateStore::Flush() {
+  rocksdb::FlushOptions flush_options;
+  return FromRocks(db_->Flush(flush_options, families_), "cannot flush");
 }
 
 Status StateStore::Commit(CheckpointBatch* batch) {

@@ -61,8 +61,17 @@ class StateStore {
                      std::unique_ptr<StateStore>* store);
   ~StateStore();
 
-  // Follower mode: makes the writer's commits so far visible to this reader.
-  Status CatchUp();
+  // Follower mode: makes the writer's commits so far visible to this reader. With
+  // `must_reopen`, sets it when the writer has flushed memtables to table files since the
+  // previous call: then reopen the follower. (A RocksDB secondary instance that missed the
+  // writer's last writes before a flush, whose log the writer then deletes, keeps the older
+  // values in its own memtables, and a point read (GetState, GetMeta) stops at them rather
+  // than reach the flushed file, until the writer writes again. Scans merge every source by
+  // sequence number and are not affected. A newly opened follower reads correctly.)
+  Status CatchUp(bool* must_reopen = nullptr);
+
+  // Writes the memtables to table files (the writer; tools and tests).
+  Status Flush();
 
   // Commits every write of `batch` atomically, then clears it.
   Status Commit(CheckpointBatch* batch);
@@ -91,9 +100,12 @@ class StateStore {
   StateStore() = default;
   Status Scan(rocksdb::ColumnFamilyHandle* family, std::string_view prefix,
               const std::function<bool(std::string_view, std::string_view)>& visit);
+  // The newest table file at level 0, where flushes put their output (0: none).
+  uint64_t NewestLevel0File() const;
 
   Options options_;
-  std::string follower_dir_;  // the follower's own scratch directory, removed on close
+  std::string follower_dir_;         // the follower's own scratch directory, removed on close
+  uint64_t newest_level0_file_ = 0;  // follower: as of the last catch-up
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;  // meta, state, online, dead_letters
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;

@@ -55,9 +55,10 @@ struct OnlineStoreOptions {
   std::function<bool()> should_stop;  // polled while retrying an unreachable server
 };
 
-// Opens the online store named by options.url. `store` is the state directory's store
-// (needed by the embedded backend; may be nullptr for redis). Not thread-safe: one
-// instance per thread. InvalidArgument for a URL that names no backend or does not parse.
+// Opens the online store named by options.url. The embedded backend reads and writes
+// `store`, which must outlive it (REQUIRES: non-null for the embedded store; may be nullptr
+// for redis). Fails with InvalidArgument for a URL that names no backend or does not parse.
+// Not thread-safe: one instance per thread.
 Status OpenOnlineStore(const OnlineStoreOptions& options, StateStore* store,
                        std::unique_ptr<OnlineStore>* out);
 

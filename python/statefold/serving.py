@@ -1,0 +1,44 @@
+"""Serving features over HTTP: starts the engine's C++ server (src/serve) from Python.
+
+The server runs on its own threads and never takes the GIL; `statefold serve` and
+`statefold run --serve` use it. Routes, metrics and errors are in docs/operations.md.
+"""
+
+from typing import Any, Optional
+
+from . import _ext
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+def start_server(
+    state_dir: Optional[str] = None,
+    online_store: Optional[str] = None,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    token: Optional[str] = None,
+    threads: int = 2,
+    wait_for_state_dir: bool = False,
+) -> Any:
+    """Starts serving and returns the server (`.port`, `.stop()`).
+
+    `state_dir` holds the embedded online store and the engine's metrics; `online_store` names
+    another store ("redis://..."). Port 0 picks a free port. With `wait_for_state_dir`, a state
+    directory that does not exist yet is opened once the engine creates it (feature reads answer
+    503 until then); otherwise a missing one raises NotFoundError.
+    """
+    return _ext.FeatureServer.start({
+        "state_dir": state_dir,
+        "online_store": online_store,
+        "host": host,
+        "port": port,
+        "token": token or None,
+        "threads": threads,
+        "wait_for_state_dir": wait_for_state_dir,
+    })
+
+
+def server_url(host: str, port: int) -> str:
+    """`http://HOST:PORT`, with an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
