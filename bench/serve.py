@@ -1,7 +1,7 @@
 """Serving benchmark: single-entity GETs at a fixed rate against `statefold serve`.
 
     .venv/bin/python bench/serve.py [--rate 10000] [--duration 10] [--connections 8]
-                                    [--threads 2] [--online-store URL ...]
+                                    [--threads 2] [--redis] [--online-store URL ...]
 
 Builds a state directory with the demo data once (bench/data/serve/: the login example over
 200,000 generated events and 20,000 users, as `make demo`), then for each row starts
@@ -9,15 +9,21 @@ Builds a state directory with the demo data once (bench/data/serve/: the login e
 features with build/http_load (open loop: latency from each request's scheduled send time),
 stops the server by PID, and prints a table. The "embedded" row reads the state directory;
 each --online-store URL adds a row served from that store (which must hold the same data).
+--redis starts Debian's redis-server on a free loopback port (stopped by PID at the end),
+writes the same data into it with `statefold run --online-store`, and adds its row.
 """
 
 import argparse
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 import urllib.request
 from typing import List, Tuple
 
@@ -45,6 +51,27 @@ def prepare(messages: int, keys: int) -> Tuple[str, str]:
             out.write(listed.stdout)
         os.replace(ids_path + ".tmp", ids_path)
     return state_dir, ids_path
+
+
+def start_redis(directory: str) -> Tuple[subprocess.Popen, int]:
+    """redis-server on a free loopback port, without persistence; answers PING when returned."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", directory],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+                c.sendall(b"PING\r\n")
+                if c.recv(16).startswith(b"+PONG"):
+                    return server, port
+        except OSError:
+            time.sleep(0.05)
+    server.kill()
+    sys.exit("redis-server did not start")
 
 
 def serve_and_load(serve_args: List[str], ids_path: str, args: argparse.Namespace) -> dict:
@@ -90,6 +117,8 @@ def main() -> None:
     p.add_argument("--keys", type=int, default=20000)
     p.add_argument("--online-store", action="append", default=[], metavar="URL",
                    help="also measure a server reading this online store (repeatable)")
+    p.add_argument("--redis", action="store_true",
+                   help="also measure Redis: start redis-server and write the same data into it")
     args = p.parse_args()
     if not os.path.exists(HTTP_LOAD):
         sys.exit(f"{HTTP_LOAD} is missing: run `make build`")
@@ -99,7 +128,27 @@ def main() -> None:
 
     rows = [("embedded (RocksDB follower)", ["--state-dir", state_dir])]
     rows += [(url, ["--state-dir", state_dir, "--online-store", url]) for url in args.online_store]
+    redis = None
+    scratch = tempfile.mkdtemp(prefix="statefold-bench-serve-")
+    if args.redis:
+        redis, port = start_redis(scratch)
+        url = f"redis://127.0.0.1:{port}/0"
+        events = os.path.join(DATA, f"events-{args.messages}-{args.keys}.jsonl")
+        subprocess.run([STATEFOLD, "run", DEFS, "--input", events, "--state-dir",
+                        os.path.join(scratch, "state"), "--online-store", url], check=True,
+                       capture_output=True)
+        rows.append(("Redis (redis-server 7 on loopback)", ["--state-dir", state_dir, "--online-store", url]))
+    try:
+        run_rows(rows, ids_path, entities, args)
+    finally:
+        if redis is not None:
+            redis.terminate()
+            redis.wait(timeout=30)
+        shutil.rmtree(scratch, ignore_errors=True)
 
+
+def run_rows(rows: List[Tuple[str, List[str]]], ids_path: str, entities: int,
+             args: argparse.Namespace) -> None:
     print(f"GET /v1/features/user/{{id}} over {entities:,} entities: {args.rate:,.0f} requests/s for "
           f"{args.duration:g} s (after {args.warmup:g} s warm-up), {args.connections} connections, "
           f"{args.threads} server threads; latency from the scheduled send time")

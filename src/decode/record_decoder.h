@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,12 @@ class RecordDecoder {
   // Takes a native record's key, value and timestamp (see RawRecord), checking its size.
   Status DecodeNative(const RawRecord& raw, DecodedRecord* record) const;
 
+  // Decodes every record of a batch (enveloped or native) as Decode and DecodeNative would,
+  // into (*decoded)[i] and (*statuses)[i]. Views stay valid until the next Decode or
+  // DecodeBatch. REQUIRES: SIMDJSON_PADDING readable bytes after each enveloped record.
+  void DecodeBatch(std::span<const RawRecord> records, std::vector<DecodedRecord>* decoded,
+                   std::vector<Status>* statuses);
+
   // Reads the field at `path` (e.g. {"user", "id"}) of a JSON object value and writes its
   // text (strings unescaped, integers in decimal) to `*key`. Fails with a reason naming the
   // path when the field is missing or not a string or integer.
@@ -46,6 +53,14 @@ class RecordDecoder {
 
  private:
   struct Impl;
+  struct TextRanges;
+  template <class Document>
+  static Status DecodeObject(Document& doc, DecodedRecord* record, std::string* text_arena,
+                             TextRanges* ranges);
+  Status CheckSize(size_t size) const;
+  Status DecodeOne(std::string_view bytes, DecodedRecord* record, TextRanges* ranges);
+  void FinishViews(const TextRanges& ranges, DecodedRecord* record) const;
+
   std::unique_ptr<Impl> impl_;
   size_t max_message_bytes_;
 };

@@ -22,6 +22,7 @@
 #include <unordered_set>
 
 #include "decode/record_decoder.h"
+#include "engine/key_map.h"
 #include "state/state_schema.h"
 #include "state/state_store.h"
 #include "statefold/source.h"
@@ -50,7 +51,7 @@ struct CacheEntry {
   uint64_t pending_epoch = 0;
 };
 
-using StateCache = std::unordered_map<std::string, CacheEntry, StringHash, std::equal_to<>>;
+using StateCache = KeyMap<CacheEntry>;
 
 // A message read in the current epoch. Byte ranges point into Engine::Impl::epoch_bytes_.
 struct EpochMessage {
@@ -100,7 +101,7 @@ struct ResolverSlot {
 
 // A feature value waiting for the next checkpoint, and the entity that holds it.
 struct PendingValue {
-  std::string feature;
+  std::string_view feature;  // owned by the resolver (ResolverOutput::AddFeature)
   std::string value_json;
   uint64_t order;  // epoch index: a replay never lets an older message overwrite a newer value
   int64_t time_ms;
@@ -159,9 +160,9 @@ class Engine::Impl {
 
   ~Impl() {
     for (ResolverSlot& r : resolvers_) {
-      for (auto& [key, entry] : r.cache) {
-        if (entry.state != nullptr) r.resolver->ReleaseState(entry.state);
-      }
+      r.cache.ForEach([&r](StateCache::Node* node) {
+        if (node->value.state != nullptr) r.resolver->ReleaseState(node->value.state);
+      });
     }
   }
 
@@ -280,10 +281,11 @@ class Engine::Impl {
   Status ProcessBatch(uint32_t source_index, const std::vector<RawRecord>& records) {
     uint32_t first = static_cast<uint32_t>(epoch_.size());
     int64_t now_ms = 0;
-    for (const RawRecord& record : records) {
-      DecodedRecord decoded;
-      Status status = record.enveloped ? decoder_.Decode(record.bytes, &decoded)
-                                       : decoder_.DecodeNative(record, &decoded);
+    decoder_.DecodeBatch(records, &decoded_, &decode_statuses_);
+    for (size_t k = 0; k < records.size(); ++k) {
+      const RawRecord& record = records[k];
+      const DecodedRecord& decoded = decoded_[k];
+      const Status& status = decode_statuses_[k];
       if (!status.ok() && record.unterminated) {
         sources_[source_index]->DeferIncomplete(record);  // maybe still being written
         break;
@@ -466,8 +468,7 @@ class Engine::Impl {
     }
     PendingValue* value = nullptr;
     for (PendingValue& v : last_entity_->values) {
-      if (v.feature.size() == feature.size() &&
-          std::memcmp(v.feature.data(), feature.data(), feature.size()) == 0) {
+      if (v.feature.data() == feature.data() || v.feature == feature) {
         if (v.order > order) return;  // a replayed older message never overwrites a newer value
         value = &v;
         break;
@@ -475,7 +476,7 @@ class Engine::Impl {
     }
     if (value == nullptr) {
       value = &last_entity_->values.emplace_back();
-      value->feature.assign(feature);
+      value->feature = feature;
     }
     value->value_json.assign(value_json);
     value->order = order;
@@ -493,18 +494,18 @@ class Engine::Impl {
 
   Status Lookup(ResolverSlot& r, std::string_view key, CacheEntry** entry,
                 const std::string** stored_key) {
-    auto it = r.cache.find(key);
-    if (it == r.cache.end()) {
-      it = r.cache.emplace(std::string(key), CacheEntry{}).first;
-      Status status = LoadCommitted(r, key, &it->second);
+    StateCache::Node* node = r.cache.Find(key);
+    if (node == nullptr) {
+      node = r.cache.Insert(key);
+      Status status = LoadCommitted(r, key, &node->value);
       if (!status.ok()) {
-        r.cache.erase(it);
+        r.cache.Erase(node);
         return status;
       }
     }
-    it->second.last_used_epoch = epoch_number_;
-    *entry = &it->second;
-    *stored_key = &it->first;
+    node->value.last_used_epoch = epoch_number_;
+    *entry = &node->value;
+    *stored_key = &node->key;
     return Status::Ok();
   }
 
@@ -830,14 +831,20 @@ class Engine::Impl {
   void Evict(ResolverSlot& r) {
     if (r.cache.size() <= options_.state_cache_entries) return;
     size_t target = options_.state_cache_entries - options_.state_cache_entries / 4;
+    std::vector<StateCache::Node*> victims;
     for (int pass = 0; pass < 2 && r.cache.size() > target; ++pass) {
-      for (auto it = r.cache.begin(); it != r.cache.end() && r.cache.size() > target;) {
-        if (pass == 1 || it->second.last_used_epoch < epoch_number_) {
-          r.resolver->ReleaseState(it->second.state);
-          it = r.cache.erase(it);
-        } else {
-          ++it;
+      // Older epochs first; then, if that was not enough, any entry (all are clean now).
+      victims.clear();
+      size_t keep = r.cache.size();
+      r.cache.ForEach([&](StateCache::Node* node) {
+        if (keep > target && (pass == 1 || node->value.last_used_epoch < epoch_number_)) {
+          victims.push_back(node);
+          --keep;
         }
+      });
+      for (StateCache::Node* node : victims) {
+        r.resolver->ReleaseState(node->value.state);
+        r.cache.Erase(node);
       }
     }
   }
@@ -862,6 +869,8 @@ class Engine::Impl {
   size_t messages_since_checkpoint_ = 0;
   std::chrono::steady_clock::time_point last_checkpoint_;
 
+  std::vector<DecodedRecord> decoded_;  // reused per batch
+  std::vector<Status> decode_statuses_;
   std::string key_scratch_;
   std::string pending_key_;
   std::string stored_scratch_;

@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace statefold {
 namespace {
 
@@ -89,6 +93,57 @@ TEST(Iso8601Test, ParsesOffsetsAndFractions) {
   EXPECT_EQ(ms, 951868800000);
   EXPECT_FALSE(ParseIso8601Millis("2000-13-01", &ms));
   EXPECT_FALSE(ParseIso8601Millis("2000-01-01T10", &ms));
+}
+
+// DecodeBatch parses a file's consecutive lines as one document stream; whatever the lines
+// hold, each record's outcome must be exactly what Decode gives it alone.
+TEST_F(RecordDecoderTest, BatchDecodingGivesEachRecordItsOwnOutcome) {
+  const std::vector<std::string> lines = {
+      R"({"key": "u1", "value": {"a": 1}, "timestamp": 5})",
+      R"({"key": "u\"2", "value": "text \u00e9", "timestamp": "2026-01-01T00:00:00Z"})",
+      R"(  {"key": 7, "value": {"nested": {"b": [1, 2]}}})",
+      R"({"key": "u3", "value": {"a": 1}} {"key": "extra"})",
+      R"({"key": "u4", "value": {"a": )",
+      R"(1}})",
+      R"({"key": "u5"})",
+      R"([1, 2])",
+      R"("just a string")",
+      "{\"key\": \"u6\", \"value\": {\"big\": \"" + std::string(2000, 'x') + "\"}}",
+      R"({"key": "u7", "value": {"tail": true}})",
+  };
+  std::string buffer;
+  std::vector<std::pair<size_t, size_t>> spans;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (i == 3) buffer += "\n\n";  // blank lines between records
+    spans.emplace_back(buffer.size(), lines[i].size());
+    buffer += lines[i] + "\n";
+  }
+  buffer += std::string(64, '\0');
+  std::vector<RawRecord> records;
+  for (auto [begin, size] : spans) {
+    RawRecord record;
+    record.bytes = std::string_view(buffer).substr(begin, size);
+    records.push_back(record);
+  }
+  std::vector<DecodedRecord> decoded;
+  std::vector<Status> statuses;
+  decoder_.DecodeBatch(records, &decoded, &statuses);
+  std::vector<std::string> batch_results;
+  for (size_t i = 0; i < records.size(); ++i) {
+    batch_results.push_back(statuses[i].ToString() + "|" + std::string(decoded[i].key) + "|" +
+                            std::string(decoded[i].value) + "|" +
+                            std::to_string(decoded[i].timestamp_ms));
+  }
+  size_t ok = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    Status alone = Decode(lines[i]);
+    ok += alone.ok();
+    EXPECT_EQ(batch_results[i], alone.ToString() + "|" + std::string(record_.key) + "|" +
+                                    std::string(record_.value) + "|" +
+                                    std::to_string(record_.timestamp_ms))
+        << "record " << i;
+  }
+  EXPECT_EQ(ok, 4u);  // the others are dead letters with their own reasons
 }
 
 }  // namespace

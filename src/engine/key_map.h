@@ -1,0 +1,119 @@
+// KeyMap: string key -> V, for the engine's per-message lookups (the live-state cache). Open
+// addressing with linear probing over a power-of-two array of (hash, node) slots: a lookup is
+// one probe into the slot array and one load of the matching node, with no division and no
+// chain of buckets. Nodes never move, so pointers to keys and values stay valid until the
+// node is erased.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace statefold {
+
+template <class V>
+class KeyMap {
+ public:
+  struct Node {
+    std::string key;
+    V value;
+  };
+
+  KeyMap() : slots_(16) {}
+  ~KeyMap() { Clear(); }
+  KeyMap(const KeyMap&) = delete;
+  KeyMap& operator=(const KeyMap&) = delete;
+  KeyMap(KeyMap&& other) noexcept : slots_(16) {
+    slots_.swap(other.slots_);
+    std::swap(size_, other.size_);
+  }
+
+  size_t size() const { return size_; }
+
+  // The node of `key`, or nullptr.
+  Node* Find(std::string_view key) const {
+    uint64_t hash = Hash(key);
+    for (size_t i = hash & Mask();; i = (i + 1) & Mask()) {
+      const Slot& slot = slots_[i];
+      if (slot.node == nullptr) return nullptr;
+      if (slot.hash == hash && slot.node->key == key) return slot.node;
+    }
+  }
+
+  // Adds `key` (REQUIRES: absent) with a value-initialized V.
+  Node* Insert(std::string_view key) {
+    if ((size_ + 1) * 2 > slots_.size()) Grow();
+    Node* node = new Node{std::string(key), V{}};
+    Place(Hash(key), node);
+    ++size_;
+    return node;
+  }
+
+  // Removes and deletes `node` (REQUIRES: in the map).
+  void Erase(Node* node) {
+    size_t i = Hash(node->key) & Mask();
+    while (slots_[i].node != node) i = (i + 1) & Mask();
+    delete node;
+    --size_;
+    // Backward-shift deletion: move later entries of the probe run into the hole.
+    for (size_t j = (i + 1) & Mask();; j = (j + 1) & Mask()) {
+      if (slots_[j].node == nullptr) break;
+      size_t home = slots_[j].hash & Mask();
+      // Entry j may fill hole i when its home slot is not in (i, j] (cyclically).
+      bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+      if (!stays) {
+        slots_[i] = slots_[j];
+        i = j;
+      }
+    }
+    slots_[i] = Slot();
+  }
+
+  // Calls visit(node) for every node; erasing during the walk is not allowed.
+  template <class Visit>
+  void ForEach(Visit&& visit) const {
+    for (const Slot& slot : slots_) {
+      if (slot.node != nullptr) visit(slot.node);
+    }
+  }
+
+  void Clear() {
+    for (Slot& slot : slots_) {
+      delete slot.node;
+      slot = Slot();
+    }
+    size_ = 0;
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    Node* node = nullptr;
+  };
+
+  static uint64_t Hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
+  size_t Mask() const { return slots_.size() - 1; }
+
+  void Place(uint64_t hash, Node* node) {
+    size_t i = hash & Mask();
+    while (slots_[i].node != nullptr) i = (i + 1) & Mask();
+    slots_[i] = Slot{hash, node};
+  }
+
+  void Grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    for (const Slot& slot : old) {
+      if (slot.node != nullptr) Place(slot.hash, slot.node);
+    }
+  }
+
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
+};
+
+}  // namespace statefold
