@@ -90,6 +90,7 @@ struct ResolverSlot {
 
   // Reused per batch.
   std::vector<KeyRef> batch_keys;
+  std::vector<uint64_t> hashes;  // of batch_keys, in the cache's hash
   std::vector<Message> messages;
   std::vector<StateHandle> states;
   std::vector<CacheEntry*> entries;
@@ -360,14 +361,26 @@ class Engine::Impl {
     r.entries.clear();
     r.entry_keys.clear();
     r.epoch_indexes.clear();
-    for (const KeyRef& ref : r.batch_keys) {
+    if (spec.stateful) {
+      // Hash every key and prefetch its slot, then its node, so that the batch's cache
+      // misses overlap instead of coming one after another.
+      r.hashes.clear();
+      for (const KeyRef& ref : r.batch_keys) {
+        r.hashes.push_back(StateCache::Hash(Bytes(ref.key_begin, ref.key_size)));
+        r.cache.Prefetch(r.hashes.back());
+      }
+      for (uint64_t hash : r.hashes) r.cache.PrefetchNode(hash);
+    }
+    for (size_t k = 0; k < r.batch_keys.size(); ++k) {
+      const KeyRef& ref = r.batch_keys[k];
       Message message = MessageAt(ref);
       r.messages.push_back(message);
       r.epoch_indexes.push_back(ref.epoch_index);
       if (spec.stateful) {
         CacheEntry* entry = nullptr;
         const std::string* key = nullptr;
-        STATEFOLD_RETURN_IF_ERROR(Lookup(r, message.key, &entry, &key));
+        STATEFOLD_RETURN_IF_ERROR(Lookup(r, message.key, r.hashes[k], &entry, &key));
+        __builtin_prefetch(entry->state);  // the resolver reads it next
         r.entries.push_back(entry);
         r.entry_keys.push_back(key);
         r.states.push_back(entry->state);
@@ -492,9 +505,9 @@ class Engine::Impl {
     }
   }
 
-  Status Lookup(ResolverSlot& r, std::string_view key, CacheEntry** entry,
+  Status Lookup(ResolverSlot& r, std::string_view key, uint64_t hash, CacheEntry** entry,
                 const std::string** stored_key) {
-    StateCache::Node* node = r.cache.Find(key);
+    StateCache::Node* node = r.cache.Find(key, hash);
     if (node == nullptr) {
       node = r.cache.Insert(key);
       Status status = LoadCommitted(r, key, &node->value);
