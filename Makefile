@@ -41,7 +41,7 @@ bench: build
 
 # GET /v1/features at 10k requests/s against `statefold serve` (see BENCHMARKS.md).
 bench-serve: build
-	$(PYTHON_VENV) bench/serve.py
+	$(PYTHON_VENV) bench/serve.py --redis
 
 fmt:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
