@@ -95,8 +95,12 @@ int Engine(const std::string& path, const std::string& state_dir) {
   login::Register(registry, "logins");
   statefold::EngineOptions options;
   options.state_dir = state_dir;
-  if (const char* every = std::getenv("CHECKPOINT_EVERY"))
+  // Overrides for profiling runs (valgrind is slow enough to trip the time trigger).
+  if (const char* every = std::getenv("CHECKPOINT_EVERY")) {
     options.checkpoint_every_messages = std::stoull(every);
+  }
+  if (const char* ms = std::getenv("CHECKPOINT_MS")) options.checkpoint_every_ms = std::stoll(ms);
+  if (const char* batch = std::getenv("BATCH_SIZE")) options.batch_size = std::stoull(batch);
   std::unique_ptr<statefold::Engine> engine;
   std::unique_ptr<statefold::Source> source;
   statefold::Status status = statefold::Engine::Open(options, &engine);

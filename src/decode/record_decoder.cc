@@ -94,19 +94,18 @@ bool ParseIso8601Millis(std::string_view t, int64_t* millis) {
   return true;
 }
 
-struct RecordDecoder::TextRanges {
-  size_t key_begin = 0, key_size = 0;
-  size_t value_begin = 0, value_size = 0;
-  bool value_in_text = false;
-};
-
 struct RecordDecoder::Impl {
   simdjson::ondemand::parser parser;
   simdjson::ondemand::parser value_parser;
-  // The unescaped keys and string values of the records being decoded; views are made once
-  // the batch is complete (the arena may grow meanwhile).
-  std::string text;
-  std::vector<TextRanges> ranges;
+  std::string key_text;    // the current record's unescaped key
+  std::string value_text;  // the current record's unescaped string payload
+  // The batch of StartBatch; records [0, streamable) are read from `stream`, from `it`.
+  std::span<const RawRecord> batch;
+  size_t next = 0;
+  size_t streamable = 0;
+  const char* stream_base = nullptr;
+  simdjson::ondemand::document_stream stream;
+  simdjson::ondemand::document_stream::iterator it;
   std::string padded_value;  // reused: the key field is read from a padded copy of the value
 };
 
@@ -115,12 +114,11 @@ RecordDecoder::RecordDecoder(size_t max_message_bytes)
 
 RecordDecoder::~RecordDecoder() = default;
 
-// Reads the fields of a record document (a document or a document_reference) into *record;
-// unescaped keys and string values go to *text_arena at the positions in *ranges.
+// Reads the fields of a record document (a document or a document_reference) into *record,
+// unescaping its key into *key_text and a string payload into *value_text.
 template <class Document>
-Status RecordDecoder::DecodeObject(Document& doc, DecodedRecord* record, std::string* text_arena,
-                                   TextRanges* ranges) {
-  std::string* text = text_arena;
+Status RecordDecoder::DecodeObject(Document& doc, DecodedRecord* record, std::string* key_text,
+                                   std::string* value_text) {
   simdjson::ondemand::object object;
   if (auto error = doc.get_object().get(object); error) {
     if (error == simdjson::INCORRECT_TYPE) return Status::Corruption("record is not a JSON object");
@@ -146,18 +144,14 @@ Status RecordDecoder::DecodeObject(Document& doc, DecodedRecord* record, std::st
         std::string_view key;
         if (value.get_string().get(key))
           return Status::Corruption("record key is not a valid string");
-        ranges->key_begin = text->size();
-        ranges->key_size = key.size();
-        text->append(key);
+        key_text->assign(key);
       } else if (type == json_type::number) {
         std::string_view token = value.raw_json_token();
         while (!token.empty() && (token.back() == ' ' || token.back() == '\t' ||
                                   token.back() == '\n' || token.back() == '\r')) {
           token.remove_suffix(1);
         }
-        ranges->key_begin = text->size();
-        ranges->key_size = token.size();
-        text->append(token);
+        key_text->assign(token);
       } else {
         return Status::Corruption("record key must be a string, a number or null");
       }
@@ -176,10 +170,8 @@ Status RecordDecoder::DecodeObject(Document& doc, DecodedRecord* record, std::st
         std::string_view text;
         if (value.get_string().get(text))
           return Status::Corruption("record value is not a valid string");
-        ranges->value_begin = text_arena->size();
-        ranges->value_size = text.size();
-        ranges->value_in_text = true;
-        text_arena->append(text);
+        value_text->assign(text);
+        record->value = *value_text;
       } else {
         return Status::Corruption("record value must be a JSON object or a string");
       }
@@ -211,6 +203,7 @@ Status RecordDecoder::DecodeObject(Document& doc, DecodedRecord* record, std::st
     }
   }
   if (!has_value) return Status::Corruption("record has no \"value\" field");
+  if (record->has_key) record->key = *key_text;
   return Status::Ok();
 }
 
@@ -220,7 +213,7 @@ Status RecordDecoder::CheckSize(size_t size) const {
                             std::to_string(max_message_bytes_) + " bytes");
 }
 
-Status RecordDecoder::DecodeOne(std::string_view bytes, DecodedRecord* record, TextRanges* ranges) {
+Status RecordDecoder::Decode(std::string_view bytes, DecodedRecord* record) {
   *record = DecodedRecord();
   STATEFOLD_RETURN_IF_ERROR(CheckSize(bytes.size()));
   simdjson::ondemand::document doc;
@@ -230,7 +223,7 @@ Status RecordDecoder::DecodeOne(std::string_view bytes, DecodedRecord* record, T
               .get(doc)) {
     return InvalidJson(error);
   }
-  STATEFOLD_RETURN_IF_ERROR(DecodeObject(doc, record, &impl_->text, ranges));
+  STATEFOLD_RETURN_IF_ERROR(DecodeObject(doc, record, &impl_->key_text, &impl_->value_text));
   // On-Demand stops after the root object: anything still there is a second document.
   const char* trailing = nullptr;
   if (doc.current_location().get(trailing) == simdjson::SUCCESS) {
@@ -239,92 +232,83 @@ Status RecordDecoder::DecodeOne(std::string_view bytes, DecodedRecord* record, T
   return Status::Ok();
 }
 
-Status RecordDecoder::Decode(std::string_view bytes, DecodedRecord* record) {
-  impl_->text.clear();
-  TextRanges ranges;
-  Status status = DecodeOne(bytes, record, &ranges);
-  if (status.ok()) FinishViews(ranges, record);
-  return status;
-}
-
-void RecordDecoder::FinishViews(const TextRanges& ranges, DecodedRecord* record) const {
-  std::string_view text(impl_->text);
-  if (record->has_key) record->key = text.substr(ranges.key_begin, ranges.key_size);
-  if (ranges.value_in_text) record->value = text.substr(ranges.value_begin, ranges.value_size);
-}
-
 namespace {
+
 bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// Where the document of `record` must begin in a stream that starts at `base`.
+size_t DocumentStart(const RawRecord& record, const char* base) {
+  size_t leading = 0;
+  while (leading < record.bytes.size() && IsJsonSpace(record.bytes[leading])) ++leading;
+  return static_cast<size_t>(record.bytes.data() - base) + leading;
+}
+
 }  // namespace
 
-void RecordDecoder::DecodeBatch(std::span<const RawRecord> records,
-                                std::vector<DecodedRecord>* decoded,
-                                std::vector<Status>* statuses) {
-  const size_t n = records.size();
-  decoded->assign(n, DecodedRecord());
-  statuses->assign(n, Status::Ok());
-  impl_->text.clear();
-  impl_->ranges.assign(n, TextRanges());
-  size_t i = 0;
+void RecordDecoder::StartBatch(std::span<const RawRecord> records) {
+  Impl& b = *impl_;
+  b.batch = records;
+  b.next = 0;
   // Enveloped records that lie one after another in one buffer (a file source's lines) are
-  // parsed as one stream of documents, which spares simdjson its per-document start-up. A
-  // record whose document does not line up exactly with its bytes (bad JSON, content after
-  // the object, an unfinished last line) and every record after it are decoded one by one,
-  // so the stream never changes a record's outcome.
-  size_t streamable = 0;
-  while (streamable < n && records[streamable].enveloped && !records[streamable].unterminated &&
-         records[streamable].bytes.size() <= max_message_bytes_ &&
-         !records[streamable].bytes.empty()) {
-    if (streamable > 0) {
-      const char* end = records[streamable - 1].bytes.data() + records[streamable - 1].bytes.size();
-      const char* next = records[streamable].bytes.data();
+  // parsed as one stream of documents, which spares simdjson its per-document start-up.
+  size_t n = 0;
+  while (n < records.size() && records[n].enveloped && !records[n].unterminated &&
+         !records[n].bytes.empty() && records[n].bytes.size() <= max_message_bytes_) {
+    if (n > 0) {
+      const char* end = records[n - 1].bytes.data() + records[n - 1].bytes.size();
+      const char* next = records[n].bytes.data();
       if (next < end) break;
       bool only_space = true;
       for (const char* c = end; c < next && only_space; ++c) only_space = IsJsonSpace(*c);
       if (!only_space) break;
     }
-    ++streamable;
+    ++n;
   }
-  if (streamable > 1) {
-    const char* base = records[0].bytes.data();
-    size_t length = static_cast<size_t>(records[streamable - 1].bytes.data() +
-                                        records[streamable - 1].bytes.size() - base);
-    auto start_of = [&](size_t k) {
-      std::string_view bytes = records[k].bytes;
-      size_t leading = 0;
-      while (leading < bytes.size() && IsJsonSpace(bytes[leading])) ++leading;
-      return static_cast<size_t>(bytes.data() - base) + leading;
-    };
-    simdjson::ondemand::document_stream stream;
-    // REQUIRES (Source): SIMDJSON_PADDING readable bytes after each enveloped record.
-    if (!impl_->parser.iterate_many(base, length, std::max<size_t>(length, 1 << 16)).get(stream)) {
-      auto it = stream.begin();
-      while (i < streamable && it != stream.end() && it.current_index() == start_of(i)) {
-        Status status;
-        {
-          simdjson::ondemand::document_reference doc;
-          if ((*it).get(doc)) break;
-          status = DecodeObject(doc, &(*decoded)[i], &impl_->text, &impl_->ranges[i]);
-        }
-        ++it;
-        bool lined_up = i + 1 < streamable
-                            ? it != stream.end() && it.current_index() == start_of(i + 1)
-                            : !(it != stream.end());
-        if (!lined_up) break;  // decoded again on its own below, with the precise reason
-        (*statuses)[i] = std::move(status);
-        ++i;
+  b.streamable = 0;
+  if (n < 2) return;
+  b.stream_base = records[0].bytes.data();
+  size_t length = static_cast<size_t>(records[n - 1].bytes.data() + records[n - 1].bytes.size() -
+                                      b.stream_base);
+  // REQUIRES (Source): SIMDJSON_PADDING readable bytes after each enveloped record.
+  if (b.parser.iterate_many(b.stream_base, length, std::max<size_t>(length, 1 << 16))
+          .get(b.stream)) {
+    return;
+  }
+  b.it = b.stream.begin();
+  b.streamable = n;
+}
+
+bool RecordDecoder::Next(size_t* index, DecodedRecord* record, Status* status) {
+  Impl& b = *impl_;
+  if (b.next >= b.batch.size()) return false;
+  const size_t i = b.next++;
+  *index = i;
+  if (i < b.streamable) {
+    // A record whose document does not line up exactly with its bytes (bad JSON, content
+    // after the object) ends the stream: it and the rest are decoded one by one, so the
+    // stream never changes a record's outcome.
+    if (b.it != b.stream.end() &&
+        b.it.current_index() == DocumentStart(b.batch[i], b.stream_base)) {
+      *record = DecodedRecord();
+      Status decoded;
+      simdjson::ondemand::document_reference doc;
+      bool read = !(*b.it).get(doc);
+      if (read) decoded = DecodeObject(doc, record, &b.key_text, &b.value_text);
+      ++b.it;  // views into the record stay valid: the next document is not read yet
+      bool lined_up = i + 1 < b.streamable
+                          ? b.it != b.stream.end() &&
+                                b.it.current_index() == DocumentStart(b.batch[i + 1], b.stream_base)
+                          : !(b.it != b.stream.end());
+      if (read && lined_up) {
+        *status = std::move(decoded);
+        return true;
       }
     }
+    b.streamable = 0;
   }
-  for (; i < n; ++i) {
-    impl_->ranges[i] = TextRanges();
-    (*statuses)[i] = records[i].enveloped
-                         ? DecodeOne(records[i].bytes, &(*decoded)[i], &impl_->ranges[i])
-                         : DecodeNative(records[i], &(*decoded)[i]);
-  }
-  for (size_t k = 0; k < n; ++k) {
-    if ((*statuses)[k].ok() && records[k].enveloped) FinishViews(impl_->ranges[k], &(*decoded)[k]);
-  }
+  *status =
+      b.batch[i].enveloped ? Decode(b.batch[i].bytes, record) : DecodeNative(b.batch[i], record);
+  return true;
 }
 
 Status RecordDecoder::DecodeNative(const RawRecord& raw, DecodedRecord* record) const {

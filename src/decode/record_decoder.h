@@ -39,11 +39,13 @@ class RecordDecoder {
   // Takes a native record's key, value and timestamp (see RawRecord), checking its size.
   Status DecodeNative(const RawRecord& raw, DecodedRecord* record) const;
 
-  // Decodes every record of a batch (enveloped or native) as Decode and DecodeNative would,
-  // into (*decoded)[i] and (*statuses)[i]. Views stay valid until the next Decode or
-  // DecodeBatch. REQUIRES: SIMDJSON_PADDING readable bytes after each enveloped record.
-  void DecodeBatch(std::span<const RawRecord> records, std::vector<DecodedRecord>* decoded,
-                   std::vector<Status>* statuses);
+  // Decodes a batch one record at a time, as Decode and DecodeNative would: after
+  // StartBatch(records), each Next sets the next record's index, fields and outcome (views
+  // valid until the following call) and returns false after the last. Records of a file (one
+  // after another in one buffer) are parsed as one simdjson document stream. REQUIRES: the
+  // records outlive the batch, with SIMDJSON_PADDING readable bytes after each enveloped one.
+  void StartBatch(std::span<const RawRecord> records);
+  bool Next(size_t* index, DecodedRecord* record, Status* status);
 
   // Reads the field at `path` (e.g. {"user", "id"}) of a JSON object value and writes its
   // text (strings unescaped, integers in decimal) to `*key`. Fails with a reason naming the
@@ -53,13 +55,10 @@ class RecordDecoder {
 
  private:
   struct Impl;
-  struct TextRanges;
   template <class Document>
-  static Status DecodeObject(Document& doc, DecodedRecord* record, std::string* text_arena,
-                             TextRanges* ranges);
+  static Status DecodeObject(Document& doc, DecodedRecord* record, std::string* key_text,
+                             std::string* value_text);
   Status CheckSize(size_t size) const;
-  Status DecodeOne(std::string_view bytes, DecodedRecord* record, TextRanges* ranges);
-  void FinishViews(const TextRanges& ranges, DecodedRecord* record) const;
 
   std::unique_ptr<Impl> impl_;
   size_t max_message_bytes_;

@@ -282,11 +282,12 @@ class Engine::Impl {
   Status ProcessBatch(uint32_t source_index, const std::vector<RawRecord>& records) {
     uint32_t first = static_cast<uint32_t>(epoch_.size());
     int64_t now_ms = 0;
-    decoder_.DecodeBatch(records, &decoded_, &decode_statuses_);
-    for (size_t k = 0; k < records.size(); ++k) {
+    decoder_.StartBatch(records);
+    size_t k;
+    DecodedRecord decoded;
+    Status status;
+    while (decoder_.Next(&k, &decoded, &status)) {
       const RawRecord& record = records[k];
-      const DecodedRecord& decoded = decoded_[k];
-      const Status& status = decode_statuses_[k];
       if (!status.ok() && record.unterminated) {
         sources_[source_index]->DeferIncomplete(record);  // maybe still being written
         break;
@@ -882,8 +883,6 @@ class Engine::Impl {
   size_t messages_since_checkpoint_ = 0;
   std::chrono::steady_clock::time_point last_checkpoint_;
 
-  std::vector<DecodedRecord> decoded_;  // reused per batch
-  std::vector<Status> decode_statuses_;
   std::string key_scratch_;
   std::string pending_key_;
   std::string stored_scratch_;

@@ -95,7 +95,7 @@ TEST(Iso8601Test, ParsesOffsetsAndFractions) {
   EXPECT_FALSE(ParseIso8601Millis("2000-01-01T10", &ms));
 }
 
-// DecodeBatch parses a file's consecutive lines as one document stream; whatever the lines
+// StartBatch/Next parse a file's consecutive lines as one document stream; whatever the lines
 // hold, each record's outcome must be exactly what Decode gives it alone.
 TEST_F(RecordDecoderTest, BatchDecodingGivesEachRecordItsOwnOutcome) {
   const std::vector<std::string> lines = {
@@ -125,15 +125,18 @@ TEST_F(RecordDecoderTest, BatchDecodingGivesEachRecordItsOwnOutcome) {
     record.bytes = std::string_view(buffer).substr(begin, size);
     records.push_back(record);
   }
-  std::vector<DecodedRecord> decoded;
-  std::vector<Status> statuses;
-  decoder_.DecodeBatch(records, &decoded, &statuses);
   std::vector<std::string> batch_results;
-  for (size_t i = 0; i < records.size(); ++i) {
-    batch_results.push_back(statuses[i].ToString() + "|" + std::string(decoded[i].key) + "|" +
-                            std::string(decoded[i].value) + "|" +
-                            std::to_string(decoded[i].timestamp_ms));
+  decoder_.StartBatch(records);
+  size_t index;
+  DecodedRecord decoded;
+  Status status;
+  while (decoder_.Next(&index, &decoded, &status)) {
+    ASSERT_EQ(index, batch_results.size());
+    batch_results.push_back(status.ToString() + "|" + std::string(decoded.key) + "|" +
+                            std::string(decoded.value) + "|" +
+                            std::to_string(decoded.timestamp_ms));
   }
+  ASSERT_EQ(batch_results.size(), records.size());
   size_t ok = 0;
   for (size_t i = 0; i < records.size(); ++i) {
     Status alone = Decode(lines[i]);
