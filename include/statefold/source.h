@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "statefold/status.h"
@@ -102,5 +103,31 @@ class Source {
 // Opens a JSON Lines file as the single-partition source `name` (docs/semantics.md has the
 // record format). Fails with NotFound when the file cannot be read.
 Status OpenFileSource(std::string name, const std::string& path, std::unique_ptr<Source>* source);
+
+struct KafkaSourceOptions {
+  std::string name;  // the source's name in the resolver definitions
+  std::string topic;
+  std::string group_id;
+  // librdkafka properties, e.g. {"bootstrap.servers", "127.0.0.1:9092"}; these win over
+  // statefold's defaults.
+  std::vector<std::pair<std::string, std::string>> properties;
+  // AtEnd() once every assigned partition is caught up (backfills and tests); otherwise the
+  // source never ends and the run stops on a signal. With only some of the topic's partitions
+  // assigned, the assignment must also have held for a group session timeout: a consumer that
+  // was killed keeps its partitions until then, and they must not be mistaken for another
+  // live process's share.
+  bool stop_at_end = false;
+  // Dead letters of this source are produced to this topic (key, value and timestamp of the
+  // message; headers statefold.source.{topic,partition,offset}, statefold.resolver and
+  // statefold.error). Empty: they go to the state directory.
+  std::string dead_letter_topic;
+  // Records whose timestamp is older than this (against the wall clock) are skipped and
+  // counted (SkippedLate); 0 keeps every record.
+  int64_t late_arrival_deadline_ms = 0;
+};
+
+// Opens a Kafka topic read in a consumer group (docs/operations.md). Fails with
+// InvalidArgument naming the property when librdkafka rejects the configuration.
+Status OpenKafkaSource(KafkaSourceOptions options, std::unique_ptr<Source>* source);
 
 }  // namespace statefold

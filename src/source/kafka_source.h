@@ -1,5 +1,5 @@
 // KafkaSource: a Kafka topic read with librdkafka in a consumer group. Records are native
-// (key, value, timestamp; headers ignored for now). Where each assigned partition starts:
+// (key, value, timestamp, headers). Where each assigned partition starts:
 // the position of this process's last record or checkpoint when there is one (the state
 // directory is the source of truth: exactly-once state), else the group's committed offset,
 // else the earliest offset.
@@ -21,28 +21,6 @@ typedef struct rd_kafka_message_s rd_kafka_message_t;
 typedef struct rd_kafka_topic_partition_list_s rd_kafka_topic_partition_list_t;
 
 namespace statefold {
-
-struct KafkaSourceOptions {
-  std::string name;  // the source's name in the resolver definitions
-  std::string topic;
-  std::string group_id;
-  // librdkafka properties, e.g. {"bootstrap.servers", "127.0.0.1:9092"}; these win over
-  // statefold's defaults.
-  std::vector<std::pair<std::string, std::string>> properties;
-  // AtEnd() once every assigned partition is caught up (backfills and tests); otherwise the
-  // source never ends and the run stops on a signal. With only some of the topic's partitions
-  // assigned, the assignment must also have held for a group session timeout: a consumer that
-  // was killed keeps its partitions until then, and they must not be mistaken for another
-  // live process's share.
-  bool stop_at_end = false;
-  // Dead letters of this source are produced to this topic (key, value and timestamp of the
-  // message; headers statefold.source.{topic,partition,offset}, statefold.resolver and
-  // statefold.error). Empty: they go to the state directory.
-  std::string dead_letter_topic;
-  // Records whose timestamp is older than this (against the wall clock) are skipped and
-  // counted (SkippedLate); 0 keeps every record.
-  int64_t late_arrival_deadline_ms = 0;
-};
 
 class KafkaSource : public Source {
  public:
