@@ -26,6 +26,14 @@ bool ParseDigits(std::string_view text, size_t pos, size_t count, int* out) {
   return true;
 }
 
+// Whether a raw JSON string (the bytes after its opening quote) holds an escape sequence.
+bool HasEscape(simdjson::ondemand::raw_json_string raw) {
+  for (const char* c = raw.raw(); *c != '"'; ++c) {
+    if (*c == '\\') return true;
+  }
+  return false;
+}
+
 Status InvalidJson(simdjson::error_code error) {
   if (error == simdjson::UTF8_ERROR) return Status::Corruption("record is not valid UTF-8");
   return Status::Corruption(std::string("record is not valid JSON (") +
@@ -128,8 +136,18 @@ Status RecordDecoder::DecodeObject(Document& doc, DecodedRecord* record, std::st
   for (auto field_result : object) {
     simdjson::ondemand::field field;
     if (auto error = std::move(field_result).get(field); error) return InvalidJson(error);
+    // Field names are compared raw (no unescaping), unless the name has escapes.
     std::string_view name;
-    if (auto error = field.unescaped_key().get(name); error) return InvalidJson(error);
+    simdjson::ondemand::raw_json_string raw = field.key();
+    if (raw == "key") {
+      name = "key";
+    } else if (raw == "value") {
+      name = "value";
+    } else if (raw == "timestamp") {
+      name = "timestamp";
+    } else if (HasEscape(raw)) {
+      if (auto error = field.unescaped_key().get(name); error) return InvalidJson(error);
+    }
     simdjson::ondemand::value value = field.value();
     json_type type;
     if (auto error = value.type().get(type); error) return InvalidJson(error);

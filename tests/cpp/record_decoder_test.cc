@@ -44,6 +44,12 @@ TEST_F(RecordDecoderTest, KeyMayBeNullAbsentOrNumber) {
   EXPECT_EQ(record_.key, "42");
 }
 
+TEST_F(RecordDecoderTest, FieldNamesMayBeEscaped) {
+  ASSERT_TRUE(Decode(R"({"k\u0065y": "u1", "v\u0061lue": {"a": 1}, "extra\"": 2})").ok());
+  EXPECT_EQ(record_.key, "u1");
+  EXPECT_EQ(record_.value, R"({"a": 1})");
+}
+
 TEST_F(RecordDecoderTest, StringPayloadIsUnescaped) {
   ASSERT_TRUE(Decode(R"({"key": "k", "value": "{\"a\": 1}", "timestamp": 1700000000000})").ok());
   EXPECT_FALSE(record_.value_is_object);
