@@ -36,16 +36,11 @@ void Report(const char* name, uint64_t messages, double seconds) {
   std::fflush(stdout);
 }
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-
 // Reads the file in 1 MiB blocks, parses each line's key and value fields with simdjson
 // On-Demand and keeps each key's set of IP addresses in a hash map.
 int BareLoop(const std::string& path) {
   auto started = std::chrono::steady_clock::now();
-  std::unordered_map<std::string, login::LoginState, StringHash, std::equal_to<>> states;
+  std::unordered_map<std::string, login::LoginState, statefold::StringHash, std::equal_to<>> states;
   simdjson::ondemand::parser parser;
   std::ifstream in(path, std::ios::binary);
   std::string buffer(1 << 20, '\0');

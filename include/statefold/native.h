@@ -64,18 +64,12 @@
 #include "statefold/reflect.h"
 #include "statefold/resolver.h"
 #include "statefold/status.h"
+#include "statefold/string_hash.h"
 
 // Bumped whenever the layout of anything a module shares with the host changes.
 #define STATEFOLD_NATIVE_API_VERSION 1
 
 namespace statefold {
-
-// A transparent string hash, for std::unordered_set<std::string, StringHash,
-// std::equal_to<>> and maps that look up std::string_view without making a std::string.
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
 
 // A feature value in a feature struct: set or not (unset features are not written).
 template <class T>

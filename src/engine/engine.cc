@@ -27,15 +27,11 @@
 #include "state/state_store.h"
 #include "statefold/source.h"
 #include "statefold/state_codec.h"
+#include "statefold/string_hash.h"
 #include "store/online_store.h"
 
 namespace statefold {
 namespace {
-
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
 
 struct PendingEntity;
 
