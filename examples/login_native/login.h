@@ -26,7 +26,7 @@ STATEFOLD_STRUCT(User, id, unique_ip_count)
 
 struct LoginState {
   // StringHash and std::equal_to<>: look up string_views without making strings.
-  std::unordered_set<std::string, statefold::StringHash, std::equal_to<>> unique_ips;
+  statefold::FlatSet<std::string> unique_ips;
 };
 STATEFOLD_STRUCT(LoginState, unique_ips)
 

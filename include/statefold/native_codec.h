@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "statefold/flat_set.h"
 #include "statefold/json_text.h"
 #include "statefold/reflect.h"
 #include "statefold/state_codec.h"
@@ -213,6 +214,8 @@ template <class T, class C, class A>
 struct Traits<std::set<T, C, A>> : SequenceTraits<std::set<T, C, A>, kSetKind> {};
 template <class T, class C, class A>
 struct Traits<std::multiset<T, C, A>> : SequenceTraits<std::multiset<T, C, A>, kSetKind> {};
+template <class T, class C>
+struct Traits<FlatSet<T, C>> : SequenceTraits<FlatSet<T, C>, kSetKind> {};
 template <class T, class H, class E, class A>
 struct Traits<std::unordered_set<T, H, E, A>>
     : SequenceTraits<std::unordered_set<T, H, E, A>, kSetKind> {};
