@@ -33,6 +33,7 @@ class FlatSet {
 
   const_iterator begin() const { return items_.begin(); }
   const_iterator end() const { return items_.end(); }
+  const T* data() const { return items_.data(); }
   size_t size() const { return items_.size(); }
   bool empty() const { return items_.empty(); }
   void clear() { items_.clear(); }

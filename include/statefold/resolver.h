@@ -36,22 +36,32 @@ class ResolverOutput {
  public:
   struct FeatureWrite {
     uint32_t message_index;        // index into the batch
-    std::string_view ns, feature;  // owned by the resolver (see AddFeature)
+    std::string_view ns, feature;  // owned by the resolver (see StartEntity)
     uint32_t entity_begin, entity_size;
     uint32_t value_begin, value_size;  // the value as JSON text
   };
 
-  // Records one feature value produced by message `index`. `entity_id` and `value_json` are
-  // copied; `ns` and `feature` are not: they must stay valid while the resolver exists (a
-  // resolver's namespace and feature names are fixed).
-  void AddFeature(uint32_t index, std::string_view ns, std::string_view entity_id,
-                  std::string_view feature, std::string_view value_json) {
+  // Records the feature values that message `index` produced for one entity: StartEntity,
+  // then AddValue for each feature. `entity_id` and the values are copied; `ns` and `feature`
+  // are not: they must stay valid while the resolver exists (its names are fixed).
+  void StartEntity(uint32_t index, std::string_view ns, std::string_view entity_id) {
+    entity_index_ = index;
+    entity_ns_ = ns;
+    Append(entity_id, &entity_begin_, &entity_size_);
+  }
+  // Adds one value of the entity of the last StartEntity: `format(std::string* out)` appends
+  // the value's JSON text to *out.
+  template <class Format>
+  void AddValue(std::string_view feature, Format&& format) {
     FeatureWrite& w = writes_.emplace_back();
-    w.message_index = index;
-    w.ns = ns;
+    w.message_index = entity_index_;
+    w.ns = entity_ns_;
     w.feature = feature;
-    Append(entity_id, &w.entity_begin, &w.entity_size);
-    Append(value_json, &w.value_begin, &w.value_size);
+    w.entity_begin = entity_begin_;
+    w.entity_size = entity_size_;
+    w.value_begin = static_cast<uint32_t>(bytes_.size());
+    format(&bytes_);
+    w.value_size = static_cast<uint32_t>(bytes_.size()) - w.value_begin;
   }
   // Records that message `index` did not decode into the event type; the resolver did not
   // run for it, and the batch goes on.
@@ -106,6 +116,9 @@ class ResolverOutput {
 
   std::string bytes_;
   std::vector<FeatureWrite> writes_;
+  uint32_t entity_index_ = 0;  // of the last StartEntity
+  std::string_view entity_ns_;
+  uint32_t entity_begin_ = 0, entity_size_ = 0;
   std::vector<Rejection> rejections_;
   bool failed_ = false;
   bool interrupted_ = false;

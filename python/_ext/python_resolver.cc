@@ -266,12 +266,13 @@ Status PythonResolver::AddOutputs(uint32_t index, PyObject* result, ResolverOutp
     pending_.push_back({feature, {begin, values_scratch_.size() - begin}});
   }
   std::string_view values(values_scratch_);
+  output->StartEntity(index, config_.output_namespace, entity_scratch_);
   for (const auto& [feature, range] : pending_) {
     Py_ssize_t size;
     const char* short_name = PyUnicode_AsUTF8AndSize(feature->name.ptr(), &size);
-    output->AddFeature(index, config_.output_namespace, entity_scratch_,
-                       std::string_view(short_name, static_cast<size_t>(size)),
-                       values.substr(range.first, range.second));
+    std::string_view value = values.substr(range.first, range.second);
+    output->AddValue(std::string_view(short_name, static_cast<size_t>(size)),
+                     [value](std::string* out) { out->append(value); });
   }
   return Status::Ok();
 }

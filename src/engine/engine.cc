@@ -98,7 +98,7 @@ struct ResolverSlot {
 
 // A feature value waiting for the next checkpoint, and the entity that holds it.
 struct PendingValue {
-  std::string_view feature;  // owned by the resolver (ResolverOutput::AddFeature)
+  std::string_view feature;  // owned by the resolver (ResolverOutput::StartEntity)
   std::string value_json;
   uint64_t order;  // epoch index: a replay never lets an older message overwrite a newer value
   int64_t time_ms;
@@ -106,7 +106,8 @@ struct PendingValue {
 };
 
 struct PendingEntity {
-  uint32_t ns_size;  // the map key is "<namespace>\0<entity id>"
+  uint32_t ns_size;               // the map key is "<namespace>\0<entity id>"
+  const char* ns_data = nullptr;  // as the resolver passed it: usually the same pointer again
   const std::string* key = nullptr;
   std::vector<PendingValue> values;
 
@@ -114,7 +115,7 @@ struct PendingEntity {
     const char* k = key->data();
     return ns.size() == ns_size && key->size() == ns.size() + 1 + entity.size() &&
            std::memcmp(k + ns_size + 1, entity.data(), entity.size()) == 0 &&
-           std::memcmp(k, ns.data(), ns.size()) == 0;
+           (ns.data() == ns_data || std::memcmp(k, ns.data(), ns.size()) == 0);
   }
 };
 
@@ -134,6 +135,9 @@ struct PendingDeadLetter {
            std::tie(o.source_index, o.partition, o.offset, o.resolver_order);
   }
 };
+
+// Messages per resolver call (see RunResolver).
+constexpr size_t kResolverChunk = 256;
 
 int64_t WallClockMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -378,6 +382,7 @@ class Engine::Impl {
         const std::string* key = nullptr;
         STATEFOLD_RETURN_IF_ERROR(Lookup(r, message.key, r.hashes[k], &entry, &key));
         __builtin_prefetch(entry->state);  // the resolver reads it next
+        if (entry->pending_epoch == epoch_number_) __builtin_prefetch(entry->pending);
         r.entries.push_back(entry);
         r.entry_keys.push_back(key);
         r.states.push_back(entry->state);
@@ -391,16 +396,26 @@ class Engine::Impl {
     r.skipped.assign(n, 0);
     size_t start = 0;
     while (start < n) {
+      // The resolver runs on chunks of the batch, so that the outputs of a chunk are added
+      // while its states and pending entities are still in cache.
+      size_t count = std::min(n - start, kResolverChunk);
+      for (size_t j = start; j < start + count; ++j) {
+        CacheEntry* entry = r.entries[j];
+        if (entry != nullptr && entry->pending_epoch == epoch_number_) {
+          __builtin_prefetch(entry->pending->key->data());
+          __builtin_prefetch(entry->pending->values.data());
+        }
+      }
       r.output.Clear();
-      std::span<const Message> messages(r.messages.data() + start, n - start);
-      std::span<const StateHandle> states(r.states.data() + start, n - start);
+      std::span<const Message> messages(r.messages.data() + start, count);
+      std::span<const StateHandle> states(r.states.data() + start, count);
       size_t consumed = r.resolver->RunBatch(messages, states, &r.output);
       if (r.output.interrupted())
         return Status::Aborted("resolver " + spec.name + " was interrupted");
-      if (consumed == 0 || consumed > n - start) {
+      if (consumed == 0 || consumed > count) {
         return Status::InvalidArgument("resolver " + spec.name + " consumed " +
-                                       std::to_string(consumed) + " of " +
-                                       std::to_string(n - start) + " messages");
+                                       std::to_string(consumed) + " of " + std::to_string(count) +
+                                       " messages");
       }
       for (const ResolverOutput::Rejection& rejection : r.output.rejections()) {
         size_t j = start + rejection.index;
@@ -435,6 +450,7 @@ class Engine::Impl {
   void AddOutputs(ResolverSlot& r, size_t base, size_t failed) {
     const ResolverOutput& out = r.output;
     int64_t counted = -1;
+    const ResolverOutput::FeatureWrite* previous = nullptr;
     for (const ResolverOutput::FeatureWrite& w : out.writes()) {
       size_t j = base + w.message_index;
       if (j == failed) continue;
@@ -442,19 +458,29 @@ class Engine::Impl {
         ++stats_->outputs;
         counted = static_cast<int64_t>(j);
       }
-      AddPending(w.ns, out.View(w.entity_begin, w.entity_size), w.feature,
-                 out.View(w.value_begin, w.value_size), r.messages[j], r.epoch_indexes[j],
-                 r.entries[j]);
+      AddPending(w, out, SameEntity(previous, w), r.messages[j], r.epoch_indexes[j], r.entries[j]);
+      previous = &w;
     }
+  }
+
+  // Whether write `w` is for the entity of the write before it in the same output, by
+  // construction (one StartEntity), so its entity need not be compared again.
+  static bool SameEntity(const ResolverOutput::FeatureWrite* previous,
+                         const ResolverOutput::FeatureWrite& w) {
+    return previous != nullptr && previous->entity_begin == w.entity_begin &&
+           previous->entity_size == w.entity_size && previous->ns.data() == w.ns.data();
   }
 
   // Records a feature value for the next checkpoint. `entry` is the state of the message's
   // key (nullptr for stateless resolvers), used as a hint to find the entity.
-  void AddPending(std::string_view ns, std::string_view entity, std::string_view feature,
-                  std::string_view value_json, const Message& message, uint64_t order,
-                  CacheEntry* entry) {
+  // `same_entity`: the entity is that of the previous call's write (see SameEntity).
+  void AddPending(const ResolverOutput::FeatureWrite& w, const ResolverOutput& out,
+                  bool same_entity, const Message& message, uint64_t order, CacheEntry* entry) {
+    std::string_view ns = w.ns, feature = w.feature;
+    std::string_view entity = out.View(w.entity_begin, w.entity_size);
+    std::string_view value_json = out.View(w.value_begin, w.value_size);
     // The features of one output share an entity: look it up once for all of them.
-    if (last_entity_ == nullptr || !last_entity_->Is(ns, entity)) {
+    if (!same_entity && (last_entity_ == nullptr || !last_entity_->Is(ns, entity))) {
       if (entry != nullptr && entry->pending_epoch == epoch_number_ &&
           entry->pending->Is(ns, entity)) {
         last_entity_ = entry->pending;
@@ -465,7 +491,7 @@ class Engine::Impl {
         if (it == pending_.end()) {
           it = pending_
                    .emplace(pending_key_,
-                            PendingEntity{static_cast<uint32_t>(ns.size()), nullptr, {}})
+                            PendingEntity{static_cast<uint32_t>(ns.size()), ns.data(), nullptr, {}})
                    .first;
           it->second.key = &it->first;
         }
@@ -488,7 +514,11 @@ class Engine::Impl {
       value = &last_entity_->values.emplace_back();
       value->feature = feature;
     }
-    value->value_json.assign(value_json);
+    if (value->value_json.size() == value_json.size()) {  // often: a count of as many digits
+      std::memcpy(value->value_json.data(), value_json.data(), value_json.size());
+    } else {
+      value->value_json.assign(value_json);
+    }
     value->order = order;
     value->time_ms = message.timestamp_ms;
     value->offset = message.offset;
@@ -599,11 +629,11 @@ class Engine::Impl {
           }
         }
         if (!restart) {
+          const ResolverOutput::FeatureWrite* previous = nullptr;
           for (const ResolverOutput::FeatureWrite& w : output.writes()) {
             size_t j = start + w.message_index;
-            AddPending(w.ns, output.View(w.entity_begin, w.entity_size), w.feature,
-                       output.View(w.value_begin, w.value_size), replay[j], replay_indexes[j],
-                       entry);
+            AddPending(w, output, SameEntity(previous, w), replay[j], replay_indexes[j], entry);
+            previous = &w;
           }
         }
         start += consumed;

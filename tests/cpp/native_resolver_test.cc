@@ -110,6 +110,41 @@ TEST(NativeCodecTest, EveryKindRoundTripsAndPrintsAsJson) {
       R"("pair":["k",9],"origin":{"x":0.5,"y":0}})");
 }
 
+TEST(FlatSetTest, KeepsUniqueItemsInOrderAndLooksUpViews) {
+  FlatSet<std::string> set{"b", "a"};
+  EXPECT_TRUE(set.insert(std::string_view("c")).second);
+  EXPECT_FALSE(set.insert("a").second);
+  EXPECT_FALSE(set.emplace(std::string_view("b")).second);
+  EXPECT_EQ(std::vector<std::string>(set.begin(), set.end()),
+            (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(set.contains(std::string_view("b")));
+  EXPECT_FALSE(set.contains("d"));
+  EXPECT_EQ(set.count("c"), 1u);
+  EXPECT_EQ(set.erase("b"), 1u);
+  EXPECT_EQ(set.erase("b"), 0u);
+  EXPECT_EQ(set.size(), 2u);
+  EXPECT_EQ(set.find("z"), set.end());
+}
+
+TEST(FlatSetTest, IsStoredAsASetWithTheBytesOfStdSet) {
+  // Same schema and bytes as std::set (and so as Python's set[str]): states move between them.
+  std::string flat_schema, set_schema;
+  codec::AppendSchema<FlatSet<std::string>>(&flat_schema);
+  codec::AppendSchema<std::set<std::string>>(&set_schema);
+  EXPECT_EQ(flat_schema, set_schema);
+  FlatSet<std::string> flat{"10.0.0.2", "10.0.0.1"};
+  std::string flat_bytes, set_bytes;
+  StateWriter flat_writer(&flat_bytes), set_writer(&set_bytes);
+  codec::Encode(flat, &flat_writer);
+  codec::Encode(std::set<std::string>{"10.0.0.1", "10.0.0.2"}, &set_writer);
+  EXPECT_EQ(flat_bytes, set_bytes);
+  FlatSet<std::string> decoded;
+  StateReader reader(set_bytes);
+  ASSERT_TRUE(codec::Decode(&reader, &decoded));
+  EXPECT_TRUE(reader.AtEnd());
+  EXPECT_EQ(decoded, flat);
+}
+
 TEST(NativeCodecTest, TruncatedOrForeignBytesDoNotDecode) {
   Everything value;
   value.numbers = {1, 2, 3};
