@@ -10,12 +10,33 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <functional>
 #include <initializer_list>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace statefold {
+
+// std::string_view::compare for the short strings of small sets, without a call to memcmp:
+// eight bytes at a time, compared as big-endian integers. Returns -1, 0 or 1.
+inline int CompareShortStrings(std::string_view a, std::string_view b) {
+  size_t n = std::min(a.size(), b.size()), i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+  }
+  for (; i < n; ++i) {
+    if (a[i] != b[i])
+      return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]) ? -1 : 1;
+  }
+  return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+}
 
 template <class T, class Compare = std::less<>>
 class FlatSet {
@@ -81,8 +102,17 @@ class FlatSet {
  private:
   template <class K>
   const_iterator LowerBound(const K& key) const {
-    return std::lower_bound(items_.begin(), items_.end(), key,
-                            [this](const T& item, const K& k) { return compare_(item, k); });
+    if constexpr (std::is_same_v<Compare, std::less<>> &&
+                  std::is_convertible_v<const T&, std::string_view> &&
+                  std::is_convertible_v<const K&, std::string_view>) {
+      std::string_view k(key);
+      return std::lower_bound(
+          items_.begin(), items_.end(), k,
+          [](const T& item, std::string_view k) { return CompareShortStrings(item, k) < 0; });
+    } else {
+      return std::lower_bound(items_.begin(), items_.end(), key,
+                              [this](const T& item, const K& k) { return compare_(item, k); });
+    }
   }
 
   std::vector<T> items_;

@@ -126,6 +126,24 @@ TEST(FlatSetTest, KeepsUniqueItemsInOrderAndLooksUpViews) {
   EXPECT_EQ(set.find("z"), set.end());
 }
 
+TEST(FlatSetTest, OrdersStringsAsStdStringDoes) {
+  std::vector<std::string> items = {
+      "",         "a",        "ab",        "b",    "10.0.0.1", "10.0.0.10",    "10.0.0.2",
+      "abcdefgh", "abcdefgi", "abcdefghi", "\xff", "\x01\xff", "abcdefgh\xff", "abcdefgh\x01"};
+  for (const std::string& a : items) {
+    for (const std::string& b : items) {
+      int expected = std::string_view(a).compare(b);
+      int got = CompareShortStrings(a, b);
+      EXPECT_EQ((expected > 0) - (expected < 0), got) << a << " vs " << b;
+    }
+  }
+  FlatSet<std::string> set(std::initializer_list<std::string>{});
+  for (const std::string& item : items) set.insert(item);
+  std::vector<std::string> sorted = items;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::vector<std::string>(set.begin(), set.end()), sorted);
+}
+
 TEST(FlatSetTest, IsStoredAsASetWithTheBytesOfStdSet) {
   // Same schema and bytes as std::set (and so as Python's set[str]): states move between them.
   std::string flat_schema, set_schema;
