@@ -61,6 +61,7 @@
 
 #include "statefold/json_text.h"
 #include "statefold/native_codec.h"
+#include "statefold/prefetch.h"
 #include "statefold/reflect.h"
 #include "statefold/resolver.h"
 #include "statefold/status.h"
@@ -569,10 +570,11 @@ class NativeResolver final : public Resolver {
       for (StateHandle state : states) {
         reflect::ForEachField<StateType>([state](const auto& f) {
           const auto& field = static_cast<const StateType*>(state)->*f.member;
-          if constexpr (requires { field.data() + field.size(); }) {
+          using Field = std::remove_cvref_t<decltype(field)>;
+          if constexpr (requires(const Field& v) { v.data() + v.size(); }) {
             const char* data = reinterpret_cast<const char*>(field.data());
             size_t bytes = std::min<size_t>(field.size() * sizeof(*field.data()), 512);
-            for (size_t at = 0; at < bytes; at += 64) __builtin_prefetch(data + at);
+            for (size_t at = 0; at < bytes; at += 64) PrefetchLine(data + at);
           }
         });
       }

@@ -25,6 +25,7 @@
 #include "engine/key_map.h"
 #include "state/state_schema.h"
 #include "state/state_store.h"
+#include "statefold/prefetch.h"
 #include "statefold/source.h"
 #include "statefold/state_codec.h"
 #include "statefold/string_hash.h"
@@ -381,8 +382,8 @@ class Engine::Impl {
         CacheEntry* entry = nullptr;
         const std::string* key = nullptr;
         STATEFOLD_RETURN_IF_ERROR(Lookup(r, message.key, r.hashes[k], &entry, &key));
-        __builtin_prefetch(entry->state);  // the resolver reads it next
-        if (entry->pending_epoch == epoch_number_) __builtin_prefetch(entry->pending);
+        PrefetchLine(entry->state);  // the resolver reads it next
+        if (entry->pending_epoch == epoch_number_) PrefetchLine(entry->pending);
         r.entries.push_back(entry);
         r.entry_keys.push_back(key);
         r.states.push_back(entry->state);
@@ -402,8 +403,8 @@ class Engine::Impl {
       for (size_t j = start; j < start + count; ++j) {
         CacheEntry* entry = r.entries[j];
         if (entry != nullptr && entry->pending_epoch == epoch_number_) {
-          __builtin_prefetch(entry->pending->key->data());
-          __builtin_prefetch(entry->pending->values.data());
+          PrefetchLine(entry->pending->key->data());
+          PrefetchLine(entry->pending->values.data());
         }
       }
       r.output.Clear();

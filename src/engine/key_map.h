@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "statefold/prefetch.h"
+
 namespace statefold {
 
 template <class V>
@@ -38,10 +40,10 @@ class KeyMap {
 
   // Batched lookups overlap their cache misses: hash every key and Prefetch its slot first,
   // then PrefetchNode (the slot is in cache by then), then Find.
-  void Prefetch(uint64_t hash) const { __builtin_prefetch(&slots_[hash & Mask()]); }
+  void Prefetch(uint64_t hash) const { PrefetchLine(&slots_[hash & Mask()]); }
   void PrefetchNode(uint64_t hash) const {
     const Slot& slot = slots_[hash & Mask()];
-    if (slot.node != nullptr) __builtin_prefetch(slot.node);
+    if (slot.node != nullptr) PrefetchLine(slot.node);
   }
 
   // The node of `key`, or nullptr.
