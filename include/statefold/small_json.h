@@ -6,6 +6,7 @@
 // handled" and let the full parser decide, so false never says that the JSON is invalid.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -24,8 +25,14 @@ class Scanner {
 
   // Skips whitespace and returns the next byte, or '\0' at the end.
   char Peek() {
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\t' || *p_ == '\r')) ++p_;
-    return p_ < end_ ? *p_ : '\0';
+    if (p_ != end_ && static_cast<unsigned char>(*p_) > 0x20) return *p_;  // no whitespace
+    if (end_ - p_ >= 2 && *p_ == ' ' && static_cast<unsigned char>(p_[1]) > 0x20) {
+      return *++p_;  // one space, as after a JSON encoder's ':' and ','
+    }
+    const char* p = p_;
+    while (p < end_ && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')) ++p;
+    p_ = p;
+    return p < end_ ? *p : '\0';
   }
   // Skips whitespace and `c`.
   bool Consume(char c) {
@@ -42,36 +49,34 @@ class Scanner {
   // A string without escapes, control characters or bytes >= 0x80; *out views its content.
   bool ReadString(std::string_view* out) {
     if (!Consume('"')) return false;
-    const char* begin = p_;
-    for (; p_ < end_; ++p_) {
-      const unsigned char c = static_cast<unsigned char>(*p_);
-      if (c == '"') {
-        *out = std::string_view(begin, static_cast<size_t>(p_++ - begin));
-        return true;
-      }
-      if (c < 0x20 || c >= 0x80 || c == '\\') return false;
-    }
-    return false;
+    const char* end = FindSpecial(p_);
+    if (end == end_ || *end != '"') return false;
+    *out = std::string_view(p_, static_cast<size_t>(end - p_));
+    p_ = end + 1;
+    return true;
   }
 
   // An integer -?(0|[1-9][0-9]{0,17}) (no fraction or exponent); *token views its text.
   bool ReadInteger(int64_t* value, std::string_view* token) {
     Peek();
-    const char* begin = p_;
-    const bool negative = p_ < end_ && *p_ == '-';
-    if (negative) ++p_;
-    if (p_ == end_ || !IsDigit(*p_)) return false;
+    const char* p = p_;
+    const bool negative = p < end_ && *p == '-';
+    if (negative) ++p;
+    if (p == end_ || !IsDigit(*p)) return false;
     uint64_t magnitude = 0;
-    if (*p_ == '0') {
-      ++p_;
+    if (*p == '0') {
+      ++p;
     } else {
-      const char* digits = p_;
-      while (p_ < end_ && IsDigit(*p_)) magnitude = magnitude * 10 + uint64_t(*p_++ - '0');
-      if (p_ - digits > 18) return false;
+      const char* digits = p;
+      for (unsigned digit; p < end_ && (digit = unsigned(*p - '0')) <= 9; ++p) {
+        magnitude = magnitude * 10 + digit;
+      }
+      if (p - digits > 18) return false;
     }
-    if (p_ < end_ && (IsDigit(*p_) || *p_ == '.' || *p_ == 'e' || *p_ == 'E')) return false;
+    if (p < end_ && (IsDigit(*p) || *p == '.' || *p == 'e' || *p == 'E')) return false;
     *value = negative ? -static_cast<int64_t>(magnitude) : static_cast<int64_t>(magnitude);
-    *token = std::string_view(begin, static_cast<size_t>(p_ - begin));
+    *token = std::string_view(p_, static_cast<size_t>(p - p_));
+    p_ = p;
     return true;
   }
 
@@ -89,14 +94,53 @@ class Scanner {
 
   bool ReadNull() { return Peek() == 'n' && Literal("null"); }
 
-  // Validates and skips one value of any type.
-  bool SkipValue() { return SkipValue(0); }
+  // Validates and skips one value of any type. Iterative: the kinds of the open containers
+  // are bits of `objects`.
+  bool SkipValue() {
+    uint32_t objects = 0;  // bit d: the container at depth d is an object
+    int depth = 0;
+    for (;;) {
+      const char c = Peek();  // at a value
+      if (c == '{' || c == '[') {
+        if (depth == kMaxDepth) return false;
+        ++p_;
+        const bool object = c == '{';
+        if (!Consume(object ? '}' : ']')) {
+          objects = (objects & ~(uint32_t{1} << depth)) | (uint32_t{object} << depth);
+          ++depth;
+          if (object && !SkipKey()) return false;
+          continue;
+        }
+      } else if (!(c == '"'   ? SkipString()
+                   : c == 't' ? Literal("true")
+                   : c == 'f' ? Literal("false")
+                   : c == 'n' ? Literal("null")
+                              : SkipNumber())) {
+        return false;
+      }
+      // After a value: close containers until one goes on after a comma.
+      for (;; --depth) {
+        if (depth == 0) return true;
+        const bool object = (objects >> (depth - 1)) & 1;
+        const char next = Peek();
+        if (next == ',') {
+          ++p_;
+          if (object && !SkipKey()) return false;
+          break;
+        }
+        if (next != (object ? '}' : ']')) return false;
+        ++p_;
+      }
+    }
+  }
 
  private:
   static bool IsDigit(char c) { return c >= '0' && c <= '9'; }
   static bool IsHex(char c) {
     return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
   }
+
+  bool SkipKey() { return Peek() == '"' && SkipString() && Consume(':'); }
 
   bool Literal(const char* word) {
     const size_t n = std::strlen(word);
@@ -105,93 +149,71 @@ class Scanner {
     return true;
   }
 
-  bool SkipValue(int depth) {
-    switch (Peek()) {
-      case '{':
-        if (depth == kMaxDepth) return false;
-        ++p_;
-        if (Consume('}')) return true;
-        do {
-          if (Peek() != '"' || !SkipString() || !Consume(':') || !SkipValue(depth + 1)) {
-            return false;
-          }
-        } while (Consume(','));
-        return Consume('}');
-      case '[':
-        if (depth == kMaxDepth) return false;
-        ++p_;
-        if (Consume(']')) return true;
-        do {
-          if (!SkipValue(depth + 1)) return false;
-        } while (Consume(','));
-        return Consume(']');
-      case '"':
-        return SkipString();
-      case 't':
-        return Literal("true");
-      case 'f':
-        return Literal("false");
-      case 'n':
-        return Literal("null");
-      default:
-        return SkipNumber();
-    }
+  // The first byte from `p` that ends or escapes a string, or is a control character or
+  // >= 0x80; end_ when there is none.
+  const char* FindSpecial(const char* p) const {
+    while (p < end_ && !kSpecial[static_cast<unsigned char>(*p)]) ++p;
+    return p;
   }
+  static constexpr auto kSpecial = [] {
+    std::array<bool, 256> special{};
+    for (int c = 0; c < 256; ++c) special[c] = c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+    return special;
+  }();
 
   // A string at the cursor, escapes allowed (and checked); REQUIRES: *p_ == '"'.
   bool SkipString() {
-    for (++p_; p_ < end_; ++p_) {
-      const unsigned char c = static_cast<unsigned char>(*p_);
-      if (c == '"') {
+    for (++p_;; ++p_) {
+      p_ = FindSpecial(p_);
+      if (p_ == end_) return false;
+      if (*p_ == '"') {
         ++p_;
         return true;
       }
-      if (c < 0x20 || c >= 0x80) return false;
-      if (c == '\\') {
-        if (++p_ == end_) return false;
-        switch (*p_) {
-          case '"':
-          case '\\':
-          case '/':
-          case 'b':
-          case 'f':
-          case 'n':
-          case 'r':
-          case 't':
-            break;
-          case 'u':
-            if (end_ - p_ < 5 || !IsHex(p_[1]) || !IsHex(p_[2]) || !IsHex(p_[3]) || !IsHex(p_[4])) {
-              return false;
-            }
-            p_ += 4;
-            break;
-          default:
+      if (*p_ != '\\' || ++p_ == end_) return false;
+      switch (*p_) {
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
+          break;
+        case 'u':
+          if (end_ - p_ < 5 || !IsHex(p_[1]) || !IsHex(p_[2]) || !IsHex(p_[3]) || !IsHex(p_[4])) {
             return false;
-        }
+          }
+          p_ += 4;
+          break;
+        default:
+          return false;
       }
     }
-    return false;
   }
 
   // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
   bool SkipNumber() {
-    if (p_ < end_ && *p_ == '-') ++p_;
-    if (p_ == end_ || !IsDigit(*p_)) return false;
-    if (*p_ == '0') {
-      ++p_;
+    const char* p = p_;
+    if (p < end_ && *p == '-') ++p;
+    if (p == end_ || !IsDigit(*p)) return false;
+    if (*p == '0') {
+      ++p;
     } else {
-      while (p_ < end_ && IsDigit(*p_)) ++p_;
+      while (p < end_ && IsDigit(*p)) ++p;
     }
-    if (p_ < end_ && *p_ == '.') {
-      if (++p_ == end_ || !IsDigit(*p_)) return false;
-      while (p_ < end_ && IsDigit(*p_)) ++p_;
+    if (p < end_ && *p == '.') {
+      if (++p == end_ || !IsDigit(*p)) return false;
+      while (p < end_ && IsDigit(*p)) ++p;
     }
-    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
-      ++p_;
-      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
-      if (p_ == end_ || !IsDigit(*p_)) return false;
-      while (p_ < end_ && IsDigit(*p_)) ++p_;
+    if (p < end_ && (*p == 'e' || *p == 'E')) {
+      ++p;
+      if (p < end_ && (*p == '+' || *p == '-')) ++p;
+      if (p == end_ || !IsDigit(*p)) return false;
+      while (p < end_ && IsDigit(*p)) ++p;
     }
+    p_ = p;
     return true;
   }
 

@@ -37,6 +37,25 @@ TEST(SmallJsonTest, ReadsStringsWithoutEscapesAsViews) {
   EXPECT_FALSE(Scanner("u1").ReadString(&s));
 }
 
+TEST(SmallJsonTest, StringsEndAtTheFirstSpecialByteWhereverItIs) {
+  // Plain bytes next in value to the special ones (0x1f, '"', '\\', 0x80), then a special
+  // byte, at every position up to 25.
+  const std::string fillers = " !#[]~\x7f";
+  for (size_t length = 0; length < 26; ++length) {
+    std::string plain;
+    for (size_t i = 0; i < length; ++i) plain.push_back(fillers[i % fillers.size()]);
+    for (char special : {'"', '\\', '\x01', '\x1f', '\x80', '\xff', '\n'}) {
+      std::string text = "\"" + plain + special + "abcdefghij\"";
+      std::string_view s;
+      Scanner in(text);
+      EXPECT_EQ(in.ReadString(&s), special == '"') << length << " " << int(special);
+      if (special == '"') {
+        EXPECT_EQ(s, plain);
+      }
+    }
+  }
+}
+
 TEST(SmallJsonTest, ReadsPlainIntegersOfAtMost18Digits) {
   int64_t v;
   std::string_view token;
@@ -86,7 +105,8 @@ TEST(SmallJsonTest, SkipValueAcceptsExactlyRfc8259) {
   for (const char* text :
        {"{}", "[]", " [ ] ", "0", "-0", "1.5", "-1.5e-3", "1E+10", "123456789012345678901234",
         "true", "false", "null", R"("")", R"("\" \\ \/ \b \f \n \r \t \u00e9 \uD83D\uDE00")",
-        R"({"a": [1, {"b": null}, "c"], "d": {}})", R"([[[[]]]])", "{\"a\":\n1\t,\r\"b\":2}"}) {
+        R"({"a": [1, {"b": null}, "c"], "d": {}})", R"([[[[]]]])",
+        R"([{"a": [{}]}, [], {"b": {"c": [1, {"d": []}]}}])", "{\"a\":\n1\t,\r\"b\":2}"}) {
     EXPECT_TRUE(Skips(text)) << text;
   }
   for (const char* text : {"",
@@ -120,6 +140,12 @@ TEST(SmallJsonTest, SkipValueAcceptsExactlyRfc8259) {
                            "\"\x01\"",
                            "\"\xc3\xa9\"",
                            "[1 2]",
+                           "[}",
+                           "{]",
+                           "{\"a\": 1]",
+                           "[{]}",
+                           "{\"a\": [1}",
+                           "[1, {\"a\": 2]]",
                            "{\"a\":1 \"b\":2}",
                            "1 2",
                            "[\x0b]",
