@@ -64,6 +64,7 @@
 #include "statefold/prefetch.h"
 #include "statefold/reflect.h"
 #include "statefold/resolver.h"
+#include "statefold/small_json.h"
 #include "statefold/status.h"
 #include "statefold/string_hash.h"
 
@@ -365,12 +366,108 @@ bool ParseJson(simdjson::ondemand::value value, T* out, std::string* path, std::
   }
 }
 
+// ---- Events from JSON without simdjson, for the simple event types. ----
+
+template <class T>
+constexpr bool kSimpleScalar =
+    std::is_integral_v<T> || std::is_same_v<T, std::string> || std::is_same_v<T, std::string_view>;
+template <class T>
+constexpr bool kSimpleField = kSimpleScalar<T>;
+template <class T>
+constexpr bool kSimpleField<std::optional<T>> = kSimpleScalar<T>;
+
+// An event struct whose fields are bool, integers, strings or optionals of these.
+template <class T>
+concept SimpleEvent = reflect::Described<T> &&[]<size_t... I>(std::index_sequence<I...>) {
+  return (
+      kSimpleField<
+          typename std::tuple_element_t<I, decltype(reflect::DescriptionOf<T>().fields)>::Type> &&
+      ...);
+}
+(std::make_index_sequence<reflect::FieldCount<T>()>{});
+
+// Reads one field value as ParseJson would, or returns false ("not handled").
+template <class T>
+bool ReadSimpleField(small_json::Scanner* in, T* out) {
+  if constexpr (IsOptional<T>::value) {
+    if (in->Peek() == 'n') {
+      if (!in->ReadNull()) return false;
+      out->reset();
+      return true;
+    }
+    if (!out->has_value()) out->emplace();
+    return ReadSimpleField(in, &**out);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return in->ReadBool(out);
+  } else if constexpr (std::is_integral_v<T>) {
+    int64_t v;
+    std::string_view token;
+    if (!in->ReadInteger(&v, &token)) return false;
+    *out = static_cast<T>(v);
+    return static_cast<int64_t>(*out) == v;  // out of range: ParseJson gives the error
+  } else {
+    std::string_view v;
+    if (!in->ReadString(&v)) return false;
+    *out = v;  // a view into `json`
+    return true;
+  }
+}
+
+// The fast path of EventParser::Parse: parses `json`, an object of strict JSON whose event
+// fields are simple (strings without escapes, integers in range, literals), into *out and
+// returns true, or returns false ("not handled", *out unspecified) for anything else.
+// Where it returns true, ParseWithSimdjson gives the same event.
+template <SimpleEvent T>
+bool ParseSimpleEvent(std::string_view json, T* out) {
+  small_json::Scanner in(json);
+  if (!in.Consume('{')) return false;
+  uint64_t seen = 0;
+  if (!in.Consume('}')) {
+    do {
+      std::string_view name;
+      if (!in.ReadString(&name) || !in.Consume(':')) return false;
+      bool known = false, read = false;
+      reflect::ForEachFieldIndexed<T>([&](auto index, const auto& f) {
+        if (name != f.name) return true;
+        known = true;
+        seen |= uint64_t{1} << index;
+        read = ReadSimpleField(&in, &(out->*f.member));
+        return false;
+      });
+      if (known ? !read : !in.SkipValue()) return false;
+    } while (in.Consume(','));
+    if (!in.Consume('}')) return false;
+  }
+  if (!in.AtEnd()) return false;
+  return reflect::ForEachFieldIndexed<T>([&](auto index, const auto& f) {
+    if (seen & (uint64_t{1} << index)) return true;
+    if constexpr (IsOptional<typename std::remove_cvref_t<decltype(f)>::Type>::value) {
+      (out->*f.member).reset();
+      return true;
+    } else {
+      return false;  // missing: ParseJson gives the error
+    }
+  });
+}
+
 // Parses message values (JSON text) into events. Reuses its buffers between messages.
 template <class Event>
 class EventParser {
  public:
   // Returns false with the reason in *error when `json` is not an object of the event type.
+  // Simple events (SimpleEvent) try ParseSimpleEvent first.
   bool Parse(std::string_view json, Event* event, std::string* error) {
+    if constexpr (SimpleEvent<Event>) {
+      if (ParseSimpleEvent(json, event)) {
+        error->clear();
+        return true;
+      }
+    }
+    return ParseWithSimdjson(json, event, error);
+  }
+
+  // Parse without the fast path: the authority for every value, bad ones included.
+  bool ParseWithSimdjson(std::string_view json, Event* event, std::string* error) {
     error->clear();
     // simdjson reads up to SIMDJSON_PADDING bytes past the end: parse a padded copy.
     if (padded_.size() < json.size() + simdjson::SIMDJSON_PADDING) {
@@ -397,16 +494,16 @@ class EventParser {
 
   // Parses each message's value into *event in turn and calls visit(i, parsed) (*error holds
   // the reason when !parsed); stops after a visit that returns false and returns how many
-  // messages it visited. The values are parsed as one stream of documents, which spares
-  // simdjson its per-document start-up; wherever a document does not line up exactly with
-  // one message's value, that message and the rest are parsed one by one, so a malformed
-  // value never affects another.
+  // messages it visited. Simple events are parsed one by one with Parse. Other values are
+  // parsed as one stream of documents, which spares simdjson its per-document start-up;
+  // wherever a document does not line up exactly with one message's value, that message and
+  // the rest are parsed one by one, so a malformed value never affects another.
   template <class Visit>
   size_t ForEach(std::span<const Message> messages, Event* event, std::string* error,
                  Visit&& visit) {
     const size_t n = messages.size();
     size_t i = 0;
-    if (n > 1) {
+    if (!SimpleEvent<Event> && n > 1) {
       starts_.resize(n);
       size_t total = 0;
       for (const Message& m : messages) total += m.value.size() + 1;

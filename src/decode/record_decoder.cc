@@ -1,13 +1,14 @@
-// RecordDecoder on simdjson's On-Demand API: fields are read in place, and only the parts
-// of the record that statefold needs are parsed.
+// RecordDecoder: a strict scalar scan (statefold/small_json.h) for the common simple
+// records, and simdjson's On-Demand API for the rest: fields are read in place, and only the
+// parts of the record that statefold needs are parsed.
 
 #include "decode/record_decoder.h"
 
 #include <simdjson.h>
 
-#include <algorithm>
 #include <charconv>
 
+#include "statefold/small_json.h"
 #include "util/civil_time.h"
 
 namespace statefold {
@@ -105,15 +106,10 @@ bool ParseIso8601Millis(std::string_view t, int64_t* millis) {
 struct RecordDecoder::Impl {
   simdjson::ondemand::parser parser;
   simdjson::ondemand::parser value_parser;
-  std::string key_text;    // the current record's unescaped key
-  std::string value_text;  // the current record's unescaped string payload
-  // The batch of StartBatch; records [0, streamable) are read from `stream`, from `it`.
-  std::span<const RawRecord> batch;
+  std::string key_text;              // the current record's unescaped key
+  std::string value_text;            // the current record's unescaped string payload
+  std::span<const RawRecord> batch;  // of StartBatch, from `next`
   size_t next = 0;
-  size_t streamable = 0;
-  const char* stream_base = nullptr;
-  simdjson::ondemand::document_stream stream;
-  simdjson::ondemand::document_stream::iterator it;
   std::string padded_value;  // reused: the key field is read from a padded copy of the value
 };
 
@@ -122,7 +118,7 @@ RecordDecoder::RecordDecoder(size_t max_message_bytes)
 
 RecordDecoder::~RecordDecoder() = default;
 
-// Reads the fields of a record document (a document or a document_reference) into *record,
+// Reads the fields of a record document into *record,
 // unescaping its key into *key_text and a string payload into *value_text.
 template <class Document>
 Status RecordDecoder::DecodeObject(Document& doc, DecodedRecord* record, std::string* key_text,
@@ -234,6 +230,63 @@ Status RecordDecoder::CheckSize(size_t size) const {
 Status RecordDecoder::Decode(std::string_view bytes, DecodedRecord* record) {
   *record = DecodedRecord();
   STATEFOLD_RETURN_IF_ERROR(CheckSize(bytes.size()));
+  if (DecodeSimple(bytes, record)) return Status::Ok();
+  return DecodeWithSimdjson(bytes, record);
+}
+
+// Mirrors DecodeObject field by field, including its handling of repeated fields: a later
+// null key or timestamp keeps the earlier one, and value_is_object stays set.
+bool RecordDecoder::DecodeSimple(std::string_view bytes, DecodedRecord* record) {
+  *record = DecodedRecord();
+  small_json::Scanner in(bytes);
+  if (!in.Consume('{')) return false;
+  bool has_value = false;
+  do {
+    std::string_view name;
+    if (!in.ReadString(&name) || !in.Consume(':')) return false;
+    const char next = in.Peek();
+    int64_t number;
+    if (name == "key") {
+      if (next == 'n') {
+        if (!in.ReadNull()) return false;
+      } else if (next == '"' ? !in.ReadString(&record->key)
+                             : !in.ReadInteger(&number, &record->key)) {
+        return false;
+      } else {
+        record->has_key = true;
+      }
+    } else if (name == "value") {
+      if (next == '{') {
+        // Like simdjson's raw_json(), the text runs up to the next token.
+        const char* begin = in.position();
+        if (!in.SkipValue()) return false;
+        in.Peek();
+        record->value = std::string_view(begin, static_cast<size_t>(in.position() - begin));
+        record->value_is_object = true;
+      } else if (!in.ReadString(&record->value)) {
+        return false;
+      }
+      has_value = true;
+    } else if (name == "timestamp") {
+      std::string_view text;
+      if (next == 'n') {
+        if (!in.ReadNull()) return false;
+      } else if (next == '"' ? !in.ReadString(&text) || !ParseIso8601Millis(text, &number)
+                             : !in.ReadInteger(&number, &text)) {
+        return false;
+      } else {
+        record->timestamp_ms = number;
+        record->has_timestamp = true;
+      }
+    } else if (!in.SkipValue()) {
+      return false;
+    }
+  } while (in.Consume(','));
+  return in.Consume('}') && in.AtEnd() && has_value;
+}
+
+Status RecordDecoder::DecodeWithSimdjson(std::string_view bytes, DecodedRecord* record) {
+  *record = DecodedRecord();
   simdjson::ondemand::document doc;
   if (auto error =
           impl_->parser
@@ -250,50 +303,9 @@ Status RecordDecoder::Decode(std::string_view bytes, DecodedRecord* record) {
   return Status::Ok();
 }
 
-namespace {
-
-bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-// Where the document of `record` must begin in a stream that starts at `base`.
-size_t DocumentStart(const RawRecord& record, const char* base) {
-  size_t leading = 0;
-  while (leading < record.bytes.size() && IsJsonSpace(record.bytes[leading])) ++leading;
-  return static_cast<size_t>(record.bytes.data() - base) + leading;
-}
-
-}  // namespace
-
 void RecordDecoder::StartBatch(std::span<const RawRecord> records) {
-  Impl& b = *impl_;
-  b.batch = records;
-  b.next = 0;
-  // Enveloped records that lie one after another in one buffer (a file source's lines) are
-  // parsed as one stream of documents, which spares simdjson its per-document start-up.
-  size_t n = 0;
-  while (n < records.size() && records[n].enveloped && !records[n].unterminated &&
-         !records[n].bytes.empty() && records[n].bytes.size() <= max_message_bytes_) {
-    if (n > 0) {
-      const char* end = records[n - 1].bytes.data() + records[n - 1].bytes.size();
-      const char* next = records[n].bytes.data();
-      if (next < end) break;
-      bool only_space = true;
-      for (const char* c = end; c < next && only_space; ++c) only_space = IsJsonSpace(*c);
-      if (!only_space) break;
-    }
-    ++n;
-  }
-  b.streamable = 0;
-  if (n < 2) return;
-  b.stream_base = records[0].bytes.data();
-  size_t length = static_cast<size_t>(records[n - 1].bytes.data() + records[n - 1].bytes.size() -
-                                      b.stream_base);
-  // REQUIRES (Source): SIMDJSON_PADDING readable bytes after each enveloped record.
-  if (b.parser.iterate_many(b.stream_base, length, std::max<size_t>(length, 1 << 16))
-          .get(b.stream)) {
-    return;
-  }
-  b.it = b.stream.begin();
-  b.streamable = n;
+  impl_->batch = records;
+  impl_->next = 0;
 }
 
 bool RecordDecoder::Next(size_t* index, DecodedRecord* record, Status* status) {
@@ -301,29 +313,6 @@ bool RecordDecoder::Next(size_t* index, DecodedRecord* record, Status* status) {
   if (b.next >= b.batch.size()) return false;
   const size_t i = b.next++;
   *index = i;
-  if (i < b.streamable) {
-    // A record whose document does not line up exactly with its bytes (bad JSON, content
-    // after the object) ends the stream: it and the rest are decoded one by one, so the
-    // stream never changes a record's outcome.
-    if (b.it != b.stream.end() &&
-        b.it.current_index() == DocumentStart(b.batch[i], b.stream_base)) {
-      *record = DecodedRecord();
-      Status decoded;
-      simdjson::ondemand::document_reference doc;
-      bool read = !(*b.it).get(doc);
-      if (read) decoded = DecodeObject(doc, record, &b.key_text, &b.value_text);
-      ++b.it;  // views into the record stay valid: the next document is not read yet
-      bool lined_up = i + 1 < b.streamable
-                          ? b.it != b.stream.end() &&
-                                b.it.current_index() == DocumentStart(b.batch[i + 1], b.stream_base)
-                          : !(b.it != b.stream.end());
-      if (read && lined_up) {
-        *status = std::move(decoded);
-        return true;
-      }
-    }
-    b.streamable = 0;
-  }
   *status =
       b.batch[i].enveloped ? Decode(b.batch[i].bytes, record) : DecodeNative(b.batch[i], record);
   return true;

@@ -34,15 +34,25 @@ class RecordDecoder {
 
   // REQUIRES: at least 64 readable bytes follow `bytes` (simdjson padding).
   // Returns Corruption with the reason (bad JSON, wrong field type, oversized) on failure.
+  // Tries DecodeSimple first and DecodeWithSimdjson for the records it does not handle.
   Status Decode(std::string_view bytes, DecodedRecord* record);
+
+  // The fast path of Decode: decodes a record of strict JSON whose strings need no
+  // unescaping (views into `bytes`) and returns true, or returns false ("not handled") for
+  // anything else, valid or not. Where it returns true, DecodeWithSimdjson gives the same
+  // record. Does not check the size and needs no padding.
+  static bool DecodeSimple(std::string_view bytes, DecodedRecord* record);
+
+  // Decode without the fast path: the authority for every record, bad ones included.
+  // REQUIRES: as Decode.
+  Status DecodeWithSimdjson(std::string_view bytes, DecodedRecord* record);
 
   // Takes a native record's key, value and timestamp (see RawRecord), checking its size.
   Status DecodeNative(const RawRecord& raw, DecodedRecord* record) const;
 
   // Decodes a batch one record at a time, as Decode and DecodeNative would: after
   // StartBatch(records), each Next sets the next record's index, fields and outcome (views
-  // valid until the following call) and returns false after the last. Records of a file (one
-  // after another in one buffer) are parsed as one simdjson document stream. REQUIRES: the
+  // valid until the following call) and returns false after the last. REQUIRES: the
   // records outlive the batch, with SIMDJSON_PADDING readable bytes after each enveloped one.
   void StartBatch(std::span<const RawRecord> records);
   bool Next(size_t* index, DecodedRecord* record, Status* status);

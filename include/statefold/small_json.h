@@ -1,0 +1,242 @@
+// A strict scalar JSON scanner for small inputs, the fast path in front of simdjson: a
+// cursor over a string_view (no padding needed) that reads the simple shapes (strings
+// without escapes of printable ASCII, plain integers, literals) and validates and skips any
+// other value by RFC 8259. Every Read/Skip returns false when the text at the cursor is not
+// exactly what it expects (the cursor is then unspecified): callers take false to mean "not
+// handled" and let the full parser decide, so false never says that the JSON is invalid.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace statefold::small_json {
+
+class Scanner {
+ public:
+  // Objects and arrays nest at most this deep in a skipped value.
+  static constexpr int kMaxDepth = 32;
+
+  explicit Scanner(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
+
+  const char* position() const { return p_; }
+
+  // Skips whitespace and returns the next byte, or '\0' at the end.
+  char Peek() {
+    if (p_ != end_ && static_cast<unsigned char>(*p_) > 0x20) return *p_;  // no whitespace
+    if (end_ - p_ >= 2 && *p_ == ' ' && static_cast<unsigned char>(p_[1]) > 0x20) {
+      return *++p_;  // one space, as after a JSON encoder's ':' and ','
+    }
+    const char* p = p_;
+    while (p < end_ && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')) ++p;
+    p_ = p;
+    return p < end_ ? *p : '\0';
+  }
+  // Skips whitespace and `c`.
+  bool Consume(char c) {
+    if (Peek() != c || p_ == end_) return false;
+    ++p_;
+    return true;
+  }
+  // Whether only whitespace is left.
+  bool AtEnd() {
+    Peek();
+    return p_ == end_;
+  }
+
+  // A string without escapes, control characters or bytes >= 0x80; *out views its content.
+  bool ReadString(std::string_view* out) {
+    if (!Consume('"')) return false;
+    const char* end = FindSpecial(p_);
+    if (end == end_ || *end != '"') return false;
+    *out = std::string_view(p_, static_cast<size_t>(end - p_));
+    p_ = end + 1;
+    return true;
+  }
+
+  // An integer -?(0|[1-9][0-9]{0,17}) (no fraction or exponent); *token views its text.
+  bool ReadInteger(int64_t* value, std::string_view* token) {
+    Peek();
+    const char* p = p_;
+    const bool negative = p < end_ && *p == '-';
+    if (negative) ++p;
+    if (p == end_ || !IsDigit(*p)) return false;
+    uint64_t magnitude = 0;
+    if (*p == '0') {
+      ++p;
+    } else {
+      const char* digits = p;
+      for (unsigned digit; p < end_ && (digit = unsigned(*p - '0')) <= 9; ++p) {
+        magnitude = magnitude * 10 + digit;
+      }
+      if (p - digits > 18) return false;
+    }
+    if (p < end_ && (IsDigit(*p) || *p == '.' || *p == 'e' || *p == 'E')) return false;
+    *value = negative ? -static_cast<int64_t>(magnitude) : static_cast<int64_t>(magnitude);
+    *token = std::string_view(p_, static_cast<size_t>(p - p_));
+    p_ = p;
+    return true;
+  }
+
+  bool ReadBool(bool* out) {
+    if (Peek() == 't' && Literal("true")) {
+      *out = true;
+      return true;
+    }
+    if (p_ < end_ && *p_ == 'f' && Literal("false")) {
+      *out = false;
+      return true;
+    }
+    return false;
+  }
+
+  bool ReadNull() { return Peek() == 'n' && Literal("null"); }
+
+  // Validates and skips one value of any type. Iterative: the kinds of the open containers
+  // are bits of `objects`.
+  bool SkipValue() {
+    uint32_t objects = 0;  // bit d: the container at depth d is an object
+    int depth = 0;
+    for (;;) {
+      const char c = Peek();  // at a value
+      if (c == '{' || c == '[') {
+        if (depth == kMaxDepth) return false;
+        ++p_;
+        const bool object = c == '{';
+        if (!Consume(object ? '}' : ']')) {
+          objects = (objects & ~(uint32_t{1} << depth)) | (uint32_t{object} << depth);
+          ++depth;
+          if (object && !SkipKey()) return false;
+          continue;
+        }
+      } else if (!(c == '"'   ? SkipString()
+                   : c == 't' ? Literal("true")
+                   : c == 'f' ? Literal("false")
+                   : c == 'n' ? Literal("null")
+                              : SkipNumber())) {
+        return false;
+      }
+      // After a value: close containers until one goes on after a comma.
+      for (;; --depth) {
+        if (depth == 0) return true;
+        const bool object = (objects >> (depth - 1)) & 1;
+        const char next = Peek();
+        if (next == ',') {
+          ++p_;
+          if (object && !SkipKey()) return false;
+          break;
+        }
+        if (next != (object ? '}' : ']')) return false;
+        ++p_;
+      }
+    }
+  }
+
+ private:
+  static bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+  static bool IsHex(char c) {
+    return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  }
+
+  bool SkipKey() { return Peek() == '"' && SkipString() && Consume(':'); }
+
+  bool Literal(const char* word) {
+    const size_t n = std::strlen(word);
+    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0) return false;
+    p_ += n;
+    return true;
+  }
+
+  // The first byte from `p` that ends or escapes a string, or is a control character or
+  // >= 0x80; end_ when there is none.
+  const char* FindSpecial(const char* p) const {
+#if defined(__SSE2__)
+    // Sixteen bytes at a time while sixteen are left. Bytes >= 0x80 are negative as int8, so
+    // one signed compare finds them and the control characters.
+    for (; end_ - p >= 16; p += 16) {
+      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                                        _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                                           _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+      if (const int mask = _mm_movemask_epi8(special)) {
+        return p + std::countr_zero(static_cast<unsigned>(mask));
+      }
+    }
+#endif
+    while (p < end_ && !kSpecial[static_cast<unsigned char>(*p)]) ++p;
+    return p;
+  }
+  static constexpr auto kSpecial = [] {
+    std::array<bool, 256> special{};
+    for (int c = 0; c < 256; ++c) special[c] = c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+    return special;
+  }();
+
+  // A string at the cursor, escapes allowed (and checked); REQUIRES: *p_ == '"'.
+  bool SkipString() {
+    for (++p_;; ++p_) {
+      p_ = FindSpecial(p_);
+      if (p_ == end_) return false;
+      if (*p_ == '"') {
+        ++p_;
+        return true;
+      }
+      if (*p_ != '\\' || ++p_ == end_) return false;
+      switch (*p_) {
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
+          break;
+        case 'u':
+          if (end_ - p_ < 5 || !IsHex(p_[1]) || !IsHex(p_[2]) || !IsHex(p_[3]) || !IsHex(p_[4])) {
+            return false;
+          }
+          p_ += 4;
+          break;
+        default:
+          return false;
+      }
+    }
+  }
+
+  // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+  bool SkipNumber() {
+    const char* p = p_;
+    if (p < end_ && *p == '-') ++p;
+    if (p == end_ || !IsDigit(*p)) return false;
+    if (*p == '0') {
+      ++p;
+    } else {
+      while (p < end_ && IsDigit(*p)) ++p;
+    }
+    if (p < end_ && *p == '.') {
+      if (++p == end_ || !IsDigit(*p)) return false;
+      while (p < end_ && IsDigit(*p)) ++p;
+    }
+    if (p < end_ && (*p == 'e' || *p == 'E')) {
+      ++p;
+      if (p < end_ && (*p == '+' || *p == '-')) ++p;
+      if (p == end_ || !IsDigit(*p)) return false;
+      while (p < end_ && IsDigit(*p)) ++p;
+    }
+    p_ = p;
+    return true;
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
+}  // namespace statefold::small_json
