@@ -311,7 +311,12 @@ bool ParseObject(simdjson::ondemand::value value, T* out, std::string* path, std
 template <class T>
 bool ParseJson(simdjson::ondemand::value value, T* out, std::string* path, std::string* error) {
   if constexpr (IsOptional<T>::value) {
-    if (value.is_null()) {
+    bool is_null = false;
+    if (value.is_null().get(is_null)) {  // `nul`, say
+      *error = "malformed JSON in field " + *path;
+      return false;
+    }
+    if (is_null) {
       out->reset();
       return true;
     }
