@@ -68,7 +68,7 @@ int BareLoop(const std::string& path) {
             auto it = states.find(std::string_view(key_copy));
             if (it == states.end()) it = states.emplace(key_copy, login::LoginState()).first;
             auto& ips = it->second.unique_ips;
-            if (!ips.contains(ip)) ips.emplace(ip);
+            ips.insert(ip);  // as login::TrackUniqueIps does
             outputs += !ips.empty();
           }
         }
