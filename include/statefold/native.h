@@ -69,7 +69,7 @@
 #include "statefold/string_hash.h"
 
 // Bumped whenever the layout of anything a module shares with the host changes.
-#define STATEFOLD_NATIVE_API_VERSION 1
+#define STATEFOLD_NATIVE_API_VERSION 2  // 2: ResolverOutput::StartEntity/AddValue
 
 namespace statefold {
 

@@ -49,8 +49,8 @@ class ResolverOutput {
     entity_ns_ = ns;
     Append(entity_id, &entity_begin_, &entity_size_);
   }
-  // Adds one value of the entity of the last StartEntity: `format(std::string* out)` appends
-  // the value's JSON text to *out.
+  // Adds one value of the entity of the last StartEntity (REQUIRES: one since the last
+  // Clear): `format(std::string* out)` appends the value's JSON text to *out.
   template <class Format>
   void AddValue(std::string_view feature, Format&& format) {
     FeatureWrite& w = writes_.emplace_back();
