@@ -99,7 +99,7 @@ class ResolverOutput {
   }
   const std::vector<FeatureWrite>& writes() const { return writes_; }
   std::string_view View(uint32_t begin, uint32_t size) const {
-    return std::string_view(bytes_).substr(begin, size);
+    return std::string_view(bytes_.data() + begin, size);  // REQUIRES: a range of a write
   }
   const std::vector<Rejection>& rejections() const { return rejections_; }
   bool failed() const { return failed_; }

@@ -221,8 +221,7 @@ Status RecordDecoder::DecodeObject(Document& doc, DecodedRecord* record, std::st
   return Status::Ok();
 }
 
-Status RecordDecoder::CheckSize(size_t size) const {
-  if (size <= max_message_bytes_) return Status::Ok();
+Status RecordDecoder::Oversized(size_t size) const {
   return Status::Corruption("message of " + std::to_string(size) + " bytes exceeds the limit of " +
                             std::to_string(max_message_bytes_) + " bytes");
 }

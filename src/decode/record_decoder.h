@@ -68,7 +68,10 @@ class RecordDecoder {
   template <class Document>
   static Status DecodeObject(Document& doc, DecodedRecord* record, std::string* key_text,
                              std::string* value_text);
-  Status CheckSize(size_t size) const;
+  Status CheckSize(size_t size) const {  // inline: once per record
+    return size <= max_message_bytes_ ? Status::Ok() : Oversized(size);
+  }
+  Status Oversized(size_t size) const;
 
   std::unique_ptr<Impl> impl_;
   size_t max_message_bytes_;
