@@ -40,6 +40,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <climits>
 #include <concepts>
@@ -59,6 +60,7 @@
 #include <variant>
 #include <vector>
 
+#include "statefold/json_shape.h"
 #include "statefold/json_text.h"
 #include "statefold/native_codec.h"
 #include "statefold/prefetch.h"
@@ -69,7 +71,7 @@
 #include "statefold/string_hash.h"
 
 // Bumped whenever the layout of anything a module shares with the host changes.
-#define STATEFOLD_NATIVE_API_VERSION 2  // 2: ResolverOutput::StartEntity/AddValue
+#define STATEFOLD_NATIVE_API_VERSION 3  // 3: Message::value_slots
 
 namespace statefold {
 
@@ -455,20 +457,168 @@ bool ParseSimpleEvent(std::string_view json, T* out) {
   });
 }
 
+// Reads one field from the value of a shape's slot (small_json::JsonShape::Match) as
+// ReadSimpleField would, or returns false ("not handled").
+template <class T>
+bool ReadShapeField(small_json::JsonShape::Kind kind, std::string_view value, T* out) {
+  using Kind = small_json::JsonShape::Kind;
+  if constexpr (IsOptional<T>::value) {
+    if (kind == Kind::kLiteral && value == "null") {
+      out->reset();
+      return true;
+    }
+    if (!out->has_value()) out->emplace();
+    return ReadShapeField(kind, value, &**out);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (kind != Kind::kLiteral || value == "null") return false;
+    *out = value == "true";
+    return true;
+  } else if constexpr (std::is_integral_v<T>) {
+    int64_t v;
+    if (kind != Kind::kNumber || !small_json::ParseInteger(value, &v)) return false;
+    *out = static_cast<T>(v);
+    return static_cast<int64_t>(*out) == v;  // out of range: ParseJson gives the error
+  } else {
+    if (kind != Kind::kString) return false;
+    *out = value;  // a view into the message value
+    return true;
+  }
+}
+
+// Where the values of one shape hold the event's fields: each field's slot and its kind, or
+// slot -1 for an absent (optional) field.
+template <class T>
+struct EventPlan {
+  struct Field {
+    int32_t slot = -1;
+    small_json::JsonShape::Kind kind{};
+  };
+  std::array<Field, reflect::FieldCount<T>()> fields{};
+};
+
+// Makes the plan of an event object with `members`, whose values are slots of `shape`;
+// false when a required field is absent or a field's value is an object or array (which
+// ParseSimpleEvent declines).
+template <SimpleEvent T>
+bool PlanEvent(const small_json::JsonShape& shape,
+               const std::vector<small_json::JsonShape::Member>& members, EventPlan<T>* plan) {
+  return reflect::ForEachFieldIndexed<T>([&](auto index, const auto& f) {
+    const auto* member = small_json::JsonShape::Find(members, f.name);
+    if (member == nullptr) {
+      plan->fields[index].slot = -1;
+      return IsOptional<typename std::remove_cvref_t<decltype(f)>::Type>::value;
+    }
+    if (member->slot < 0) return false;
+    plan->fields[index] = {member->slot, shape.kind(static_cast<size_t>(member->slot))};
+    return true;
+  });
+}
+
+// The plan of event values of shape `shape` (the value's own shape).
+template <SimpleEvent T>
+bool PlanEventValue(const small_json::JsonShape& shape, EventPlan<T>* plan) {
+  return shape.is_object() && PlanEvent(shape, shape.members(), plan);
+}
+
+// Parses an event from the slot values of a shape it has `plan` for, as ParseSimpleEvent
+// would parse its text, or returns false ("not handled").
+template <SimpleEvent T>
+bool ParseEventByPlan(const EventPlan<T>& plan, const std::string_view* values, T* out) {
+  return reflect::ForEachFieldIndexed<T>([&](auto index, const auto& f) {
+    const auto& field = plan.fields[index];
+    if (field.slot < 0) {
+      if constexpr (IsOptional<typename std::remove_cvref_t<decltype(f)>::Type>::value) {
+        (out->*f.member).reset();
+      }
+      return true;
+    }
+    return ReadShapeField(field.kind, values[field.slot], &(out->*f.member));
+  });
+}
+
+// The plans of simple events for the record shapes whose value slots messages carry
+// (Message::value_slots), by shape id: the last kEntries shapes seen.
+template <class T>
+class SlotPlans {
+ public:
+  static constexpr size_t kEntries = 4;
+
+  // The plan for `slots`, or nullptr when its shape has none (or has been replaced).
+  const EventPlan<T>* Find(const ValueSlots& slots) {
+    for (const Entry& entry : entries_) {
+      if (entry.shape_id == slots.shape_id) return entry.usable ? &entry.plan : nullptr;
+    }
+    if (slots.shape->id() != slots.shape_id) return nullptr;  // the shape is gone
+    Entry& entry = entries_[next_++ % kEntries];
+    entry.shape_id = slots.shape_id;
+    entry.usable = slots.value->is_object && !slots.value->repeats_names &&
+                   PlanEvent(*slots.shape, slots.value->members, &entry.plan);
+    return entry.usable ? &entry.plan : nullptr;
+  }
+
+ private:
+  struct Entry {
+    uint64_t shape_id = 0;  // ids start at 1
+    bool usable = false;
+    EventPlan<T> plan;
+  };
+  Entry entries_[kEntries];
+  size_t next_ = 0;
+};
+
+template <class T>
+struct EventShapes {
+  using type = std::monostate;
+};
+template <SimpleEvent T>
+struct EventShapes<T> {
+  using type = small_json::ShapeCache<EventPlan<T>>;
+};
+template <class T>
+struct EventSlotPlans {
+  using type = std::monostate;
+};
+template <SimpleEvent T>
+struct EventSlotPlans<T> {
+  using type = SlotPlans<T>;
+};
+
 // Parses message values (JSON text) into events. Reuses its buffers between messages.
 template <class Event>
 class EventParser {
  public:
   // Returns false with the reason in *error when `json` is not an object of the event type.
-  // Simple events (SimpleEvent) try ParseSimpleEvent first.
+  // Simple events (SimpleEvent) try the shapes of earlier values (small_json::JsonShape),
+  // then ParseSimpleEvent, then ParseWithSimdjson; all three agree where they accept.
   bool Parse(std::string_view json, Event* event, std::string* error) {
     if constexpr (SimpleEvent<Event>) {
-      if (ParseSimpleEvent(json, event)) {
+      if (const auto* entry = shapes_.Match(json)) {
+        if (ParseEventByPlan(entry->plan, shapes_.values(), event) ||
+            ParseSimpleEvent(json, event)) {
+          error->clear();
+          return true;
+        }
+      } else if (ParseSimpleEvent(json, event)) {
+        if (shapes_.ShouldLearn()) shapes_.Learn(json, PlanEventValue<Event>);
         error->clear();
         return true;
       }
     }
     return ParseWithSimdjson(json, event, error);
+  }
+
+  // Parses a message's value, from its value slots (Message::value_slots) where it can.
+  bool Parse(const Message& message, Event* event, std::string* error) {
+    if constexpr (SimpleEvent<Event>) {
+      if (message.value_slots != nullptr) {
+        const EventPlan<Event>* plan = slot_plans_.Find(*message.value_slots);
+        if (plan != nullptr && ParseEventByPlan(*plan, message.value_slots->values, event)) {
+          error->clear();
+          return true;
+        }
+      }
+    }
+    return Parse(message.value, event, error);
   }
 
   // Parse without the fast path: the authority for every value, bad ones included.
@@ -550,7 +700,7 @@ class EventParser {
       }
     }
     for (; i < n; ++i) {
-      bool parsed = Parse(messages[i].value, event, error);
+      bool parsed = Parse(messages[i], event, error);
       if (!visit(i, parsed)) return i + 1;
     }
     return n;
@@ -559,6 +709,8 @@ class EventParser {
  private:
   static bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+  [[no_unique_address]] typename EventShapes<Event>::type shapes_;
+  [[no_unique_address]] typename EventSlotPlans<Event>::type slot_plans_;
   simdjson::ondemand::parser parser_;
   std::string padded_;
   std::string batch_;

@@ -11,9 +11,21 @@
 #include <string_view>
 #include <vector>
 
+#include "statefold/json_shape.h"
 #include "statefold/status.h"
 
 namespace statefold {
+
+// The scalar values of a message's value object as the record decoder found them with a
+// learned record shape (small_json::JsonShape), so that a parser of simple events can take
+// its fields from them instead of scanning the value again. The shape may be replaced while
+// the batch runs: it is the one the values belong to only while shape->id() == shape_id.
+struct ValueSlots {
+  uint64_t shape_id;
+  const small_json::JsonShape* shape;
+  const small_json::JsonShape::Member* value;  // the record's "value" member, an object
+  const std::string_view* values;              // of every slot of the shape
+};
 
 // One decoded message as a resolver sees it. Views stay valid for the duration of the call.
 struct Message {
@@ -25,6 +37,9 @@ struct Message {
   // Kafka record headers, encoded with the state codec's primitives (state_codec.h) as
   // repeated (str name, bool has_value, [str value]). Empty when there are none.
   std::string_view headers;
+  // Set for some messages of JSON Lines sources (nullptr otherwise); an optional shortcut
+  // for parsing `value`, which stays the authority.
+  const ValueSlots* value_slots = nullptr;
 };
 
 // An opaque live state object owned by a resolver (a PyObject* for Python resolvers).

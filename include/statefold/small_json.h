@@ -19,6 +19,105 @@
 
 namespace statefold::small_json {
 
+inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// The first byte in [p, end) that ends or escapes a string, or is a control character or
+// >= 0x80; `end` when there is none.
+inline const char* FindSpecial(const char* p, const char* end) {
+#if defined(__SSE2__)
+  // Sixteen bytes at a time while sixteen are left. Bytes >= 0x80 are negative as int8, so
+  // one signed compare finds them and the control characters.
+  for (; end - p >= 16; p += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i special = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+        _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+    if (const int mask = _mm_movemask_epi8(special)) {
+      return p + std::countr_zero(static_cast<unsigned>(mask));
+    }
+  }
+#endif
+  static constexpr auto kSpecial = [] {
+    std::array<bool, 256> special{};
+    for (int c = 0; c < 256; ++c) special[c] = c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+    return special;
+  }();
+  while (p < end && !kSpecial[static_cast<unsigned char>(*p)]) ++p;
+  return p;
+}
+
+// Eight bytes (loaded little-endian) that are all ASCII digits.
+inline bool AllDigits(uint64_t chunk) {
+  return ((chunk & 0xF0F0F0F0F0F0F0F0) |
+          (((chunk + 0x0606060606060606) & 0xF0F0F0F0F0F0F0F0) >> 4)) == 0x3333333333333333;
+}
+
+// The value of eight ASCII digits (loaded little-endian), as simdjson computes it.
+inline uint64_t EightDigits(uint64_t chunk) {
+  chunk = ((chunk & 0x0F0F0F0F0F0F0F0F) * 2561) >> 8;
+  chunk = ((chunk & 0x00FF00FF00FF00FF) * 6553601) >> 16;
+  return ((chunk & 0x0000FFFF0000FFFF) * 42949672960001) >> 32;
+}
+
+inline uint64_t Load64(const char* p) {
+  uint64_t chunk;
+  std::memcpy(&chunk, p, 8);
+  return chunk;
+}
+
+// The first byte in [p, end) that is not a digit, eight at a time.
+inline const char* SkipDigits(const char* p, const char* end) {
+  if constexpr (std::endian::native == std::endian::little) {
+    while (end - p >= 8 && AllDigits(Load64(p))) p += 8;
+  }
+  while (p < end && IsDigit(*p)) ++p;
+  return p;
+}
+
+// The end of the number -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? that starts at `p`, or
+// nullptr when none does.
+inline const char* ScanNumber(const char* p, const char* end) {
+  if (p < end && *p == '-') ++p;
+  if (p == end || !IsDigit(*p)) return nullptr;
+  p = *p == '0' ? p + 1 : SkipDigits(p, end);
+  if (p < end && *p == '.') {
+    if (++p == end || !IsDigit(*p)) return nullptr;
+    p = SkipDigits(p, end);
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    ++p;
+    if (p < end && (*p == '+' || *p == '-')) ++p;
+    if (p == end || !IsDigit(*p)) return nullptr;
+    p = SkipDigits(p, end);
+  }
+  return p;
+}
+
+// A whole JSON number token (as ScanNumber ends it) as Scanner::ReadInteger reads it:
+// -?(0|[1-9][0-9]{0,17}), so false for fractions, exponents and more than 18 digits.
+inline bool ParseInteger(std::string_view token, int64_t* value) {
+  const char* p = token.data();
+  const char* const end = p + token.size();
+  const bool negative = p < end && *p == '-';
+  p += negative;
+  const size_t digits = static_cast<size_t>(end - p);
+  if (digits == 0 || digits > 18 || (*p == '0' && digits > 1)) return false;
+  uint64_t magnitude = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    for (; end - p >= 8; p += 8) {
+      const uint64_t chunk = Load64(p);
+      if (!AllDigits(chunk)) return false;
+      magnitude = magnitude * 100000000 + EightDigits(chunk);
+    }
+  }
+  for (unsigned digit; p < end; ++p) {
+    if ((digit = unsigned(*p - '0')) > 9) return false;
+    magnitude = magnitude * 10 + digit;
+  }
+  *value = negative ? -static_cast<int64_t>(magnitude) : static_cast<int64_t>(magnitude);
+  return true;
+}
+
 class Scanner {
  public:
   // Objects and arrays nest at most this deep in a skipped value.
@@ -54,7 +153,7 @@ class Scanner {
   // A string without escapes, control characters or bytes >= 0x80; *out views its content.
   bool ReadString(std::string_view* out) {
     if (!Consume('"')) return false;
-    const char* end = FindSpecial(p_);
+    const char* end = FindSpecial(p_, end_);
     if (end == end_ || *end != '"') return false;
     *out = std::string_view(p_, static_cast<size_t>(end - p_));
     p_ = end + 1;
@@ -140,7 +239,6 @@ class Scanner {
   }
 
  private:
-  static bool IsDigit(char c) { return c >= '0' && c <= '9'; }
   static bool IsHex(char c) {
     return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
   }
@@ -154,35 +252,10 @@ class Scanner {
     return true;
   }
 
-  // The first byte from `p` that ends or escapes a string, or is a control character or
-  // >= 0x80; end_ when there is none.
-  const char* FindSpecial(const char* p) const {
-#if defined(__SSE2__)
-    // Sixteen bytes at a time while sixteen are left. Bytes >= 0x80 are negative as int8, so
-    // one signed compare finds them and the control characters.
-    for (; end_ - p >= 16; p += 16) {
-      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-                                                        _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
-                                           _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
-      if (const int mask = _mm_movemask_epi8(special)) {
-        return p + std::countr_zero(static_cast<unsigned>(mask));
-      }
-    }
-#endif
-    while (p < end_ && !kSpecial[static_cast<unsigned char>(*p)]) ++p;
-    return p;
-  }
-  static constexpr auto kSpecial = [] {
-    std::array<bool, 256> special{};
-    for (int c = 0; c < 256; ++c) special[c] = c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
-    return special;
-  }();
-
   // A string at the cursor, escapes allowed (and checked); REQUIRES: *p_ == '"'.
   bool SkipString() {
     for (++p_;; ++p_) {
-      p_ = FindSpecial(p_);
+      p_ = FindSpecial(p_, end_);
       if (p_ == end_) return false;
       if (*p_ == '"') {
         ++p_;
@@ -211,27 +284,10 @@ class Scanner {
     }
   }
 
-  // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
   bool SkipNumber() {
-    const char* p = p_;
-    if (p < end_ && *p == '-') ++p;
-    if (p == end_ || !IsDigit(*p)) return false;
-    if (*p == '0') {
-      ++p;
-    } else {
-      while (p < end_ && IsDigit(*p)) ++p;
-    }
-    if (p < end_ && *p == '.') {
-      if (++p == end_ || !IsDigit(*p)) return false;
-      while (p < end_ && IsDigit(*p)) ++p;
-    }
-    if (p < end_ && (*p == 'e' || *p == 'E')) {
-      ++p;
-      if (p < end_ && (*p == '+' || *p == '-')) ++p;
-      if (p == end_ || !IsDigit(*p)) return false;
-      while (p < end_ && IsDigit(*p)) ++p;
-    }
-    p_ = p;
+    const char* end = ScanNumber(p_, end_);
+    if (end == nullptr) return false;
+    p_ = end;
     return true;
   }
 

@@ -8,6 +8,7 @@
 
 #include <charconv>
 
+#include "statefold/json_shape.h"
 #include "statefold/small_json.h"
 #include "util/civil_time.h"
 
@@ -103,7 +104,94 @@ bool ParseIso8601Millis(std::string_view t, int64_t* millis) {
   return true;
 }
 
+// Where a record of one shape has its fields (see small_json::JsonShape): slot indexes, -1
+// for an absent key or timestamp; the value is slot `value_slot` (a string payload) or, when
+// that is -1, the object over [value_begin, value_end).
+struct EnvelopePlan {
+  int32_t key_slot = -1;
+  int32_t value_slot = -1;
+  int32_t value_member = -1;  // its index in the shape's members
+  small_json::JsonShape::Position value_begin, value_end;
+  int32_t timestamp_slot = -1;
+};
+
+namespace {
+
+// Makes the plan of a record shape that DecodeSimple decoded; false when it cannot.
+bool PlanEnvelope(const small_json::JsonShape& shape, EnvelopePlan* plan) {
+  using Kind = small_json::JsonShape::Kind;
+  if (!shape.is_object()) return false;
+  const auto* key = shape.FindMember("key");
+  const auto* value = shape.FindMember("value");
+  const auto* timestamp = shape.FindMember("timestamp");
+  if (value == nullptr || (key != nullptr && key->slot < 0) ||
+      (timestamp != nullptr && timestamp->slot < 0)) {
+    return false;
+  }
+  plan->key_slot = key != nullptr ? key->slot : -1;
+  plan->timestamp_slot = timestamp != nullptr ? timestamp->slot : -1;
+  plan->value_slot = value->slot;
+  plan->value_member = static_cast<int32_t>(value - shape.members().data());
+  if (value->slot >= 0 && shape.kind(static_cast<size_t>(value->slot)) != Kind::kString) {
+    return false;
+  }
+  plan->value_begin = value->begin;
+  plan->value_end = value->end;
+  return true;
+}
+
+// Decodes a record that matched `shape` as DecodeSimple would, or returns false ("not
+// handled") where a value is not what DecodeSimple reads there (a key `true`, say).
+bool DecodeByPlan(std::string_view bytes, const small_json::JsonShape& shape,
+                  const EnvelopePlan& plan, const std::string_view* values, DecodedRecord* record) {
+  using Kind = small_json::JsonShape::Kind;
+  *record = DecodedRecord();
+  int64_t number;
+  if (plan.key_slot >= 0) {
+    const std::string_view key = values[plan.key_slot];
+    const Kind kind = shape.kind(static_cast<size_t>(plan.key_slot));
+    if (kind == Kind::kString ||
+        (kind == Kind::kNumber && small_json::ParseInteger(key, &number))) {
+      record->key = key;
+      record->has_key = true;
+    } else if (key != "null") {
+      return false;
+    }
+  }
+  if (plan.value_slot >= 0) {
+    record->value = values[plan.value_slot];
+  } else {
+    const char* begin = small_json::JsonShape::Resolve(bytes, values, plan.value_begin);
+    const char* end = small_json::JsonShape::Resolve(bytes, values, plan.value_end);
+    record->value = std::string_view(begin, static_cast<size_t>(end - begin));
+    record->value_is_object = true;
+    record->shape = &shape;
+    record->value_member = &shape.members()[static_cast<size_t>(plan.value_member)];
+    record->slot_values = values;
+  }
+  if (plan.timestamp_slot >= 0) {
+    const std::string_view timestamp = values[plan.timestamp_slot];
+    switch (shape.kind(static_cast<size_t>(plan.timestamp_slot))) {
+      case Kind::kNumber:
+        if (!small_json::ParseInteger(timestamp, &number)) return false;
+        break;
+      case Kind::kString:
+        if (!ParseIso8601Millis(timestamp, &number)) return false;
+        break;
+      default:
+        if (timestamp != "null") return false;
+        return true;
+    }
+    record->timestamp_ms = number;
+    record->has_timestamp = true;
+  }
+  return true;
+}
+
+}  // namespace
+
 struct RecordDecoder::Impl {
+  small_json::ShapeCache<EnvelopePlan> shapes;  // of the records DecodeSimple decoded
   simdjson::ondemand::parser parser;
   simdjson::ondemand::parser value_parser;
   std::string key_text;              // the current record's unescaped key
@@ -229,7 +317,15 @@ Status RecordDecoder::Oversized(size_t size) const {
 Status RecordDecoder::Decode(std::string_view bytes, DecodedRecord* record) {
   *record = DecodedRecord();
   STATEFOLD_RETURN_IF_ERROR(CheckSize(bytes.size()));
-  if (DecodeSimple(bytes, record)) return Status::Ok();
+  if (const auto* entry = impl_->shapes.Match(bytes)) {
+    if (DecodeByPlan(bytes, entry->shape, entry->plan, impl_->shapes.values(), record) ||
+        DecodeSimple(bytes, record)) {
+      return Status::Ok();
+    }
+  } else if (DecodeSimple(bytes, record)) {
+    if (impl_->shapes.ShouldLearn()) impl_->shapes.Learn(bytes, PlanEnvelope);
+    return Status::Ok();
+  }
   return DecodeWithSimdjson(bytes, record);
 }
 

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "statefold/json_shape.h"
 #include "statefold/source.h"
 #include "statefold/status.h"
 
@@ -25,6 +26,12 @@ struct DecodedRecord {
   bool has_timestamp = false;
   int64_t timestamp_ms = 0;
   std::string_view headers;  // native records only (see Message::headers)
+  // When a learned shape decoded the record and its value is an object: the shape, the
+  // value member and the values of all its slots (see ValueSlots), valid until the next
+  // Decode call; otherwise nullptr.
+  const small_json::JsonShape* shape = nullptr;
+  const small_json::JsonShape::Member* value_member = nullptr;
+  const std::string_view* slot_values = nullptr;
 };
 
 class RecordDecoder {
@@ -34,7 +41,8 @@ class RecordDecoder {
 
   // REQUIRES: at least 64 readable bytes follow `bytes` (simdjson padding).
   // Returns Corruption with the reason (bad JSON, wrong field type, oversized) on failure.
-  // Tries DecodeSimple first and DecodeWithSimdjson for the records it does not handle.
+  // Tries, in turn, the shapes of earlier records (small_json::JsonShape), DecodeSimple, and
+  // DecodeWithSimdjson for the records neither handles; all three agree where they accept.
   Status Decode(std::string_view bytes, DecodedRecord* record);
 
   // The fast path of Decode: decodes a record of strict JSON whose strings need no

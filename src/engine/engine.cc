@@ -63,6 +63,7 @@ struct EpochMessage {
   uint32_t key_size;
   uint64_t headers_begin;
   uint32_t headers_size;
+  int32_t value_slots = -1;  // index into Impl::value_slots_ while its batch runs, or -1
 };
 
 // One epoch message as routed to one resolver, with the key that resolver uses.
@@ -282,6 +283,10 @@ class Engine::Impl {
 
   Status ProcessBatch(uint32_t source_index, const std::vector<RawRecord>& records) {
     uint32_t first = static_cast<uint32_t>(epoch_.size());
+    value_slots_.clear();
+    slot_values_.clear();
+    // Room for every slot of the batch, so that ValueSlots::values stay put.
+    slot_values_.reserve(records.size() * small_json::JsonShape::kMaxSlots);
     int64_t now_ms = 0;
     decoder_.StartBatch(records);
     size_t k;
@@ -319,6 +324,14 @@ class Engine::Impl {
       m.headers_begin = epoch_bytes_.size();
       m.headers_size = static_cast<uint32_t>(decoded.headers.size());
       epoch_bytes_.append(decoded.headers);
+      if (decoded.shape != nullptr) {
+        // Views into the batch's records, which outlive this call.
+        m.value_slots = static_cast<int32_t>(value_slots_.size());
+        value_slots_.push_back({decoded.shape->id(), decoded.shape, decoded.value_member,
+                                slot_values_.data() + slot_values_.size()});
+        slot_values_.insert(slot_values_.end(), decoded.slot_values,
+                            decoded.slot_values + decoded.shape->slot_count());
+      }
       epoch_.push_back(m);
     }
     uint32_t end = static_cast<uint32_t>(epoch_.size());
@@ -376,6 +389,8 @@ class Engine::Impl {
     for (size_t k = 0; k < r.batch_keys.size(); ++k) {
       const KeyRef& ref = r.batch_keys[k];
       Message message = MessageAt(ref);
+      const int32_t slots = epoch_[ref.epoch_index].value_slots;
+      if (slots >= 0) message.value_slots = &value_slots_[static_cast<size_t>(slots)];
       r.messages.push_back(message);
       r.epoch_indexes.push_back(ref.epoch_index);
       if (spec.stateful) {
@@ -900,6 +915,9 @@ class Engine::Impl {
 
   std::vector<EpochMessage> epoch_;
   std::string epoch_bytes_;
+  // The value slots of the batch being processed (see ValueSlots), and their values.
+  std::vector<ValueSlots> value_slots_;
+  std::vector<std::string_view> slot_values_;
   std::unordered_map<std::string, PendingEntity, StringHash, std::equal_to<>> pending_;
   PendingEntity* last_entity_ = nullptr;  // the entity of the previous AddPending
   std::vector<PendingDeadLetter> pending_dead_letters_;

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 namespace statefold {
 
@@ -12,8 +13,17 @@ void AppendJsonString(std::string_view text, std::string* out) {
   auto needs_escape = [](unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; };
   size_t plain = 0;
   while (plain < text.size() && !needs_escape(static_cast<unsigned char>(text[plain]))) ++plain;
+  if (plain == text.size()) {  // most strings need no escapes: one copy
+    const size_t at = out->size();
+    out->resize(at + text.size() + 2);
+    char* quoted = out->data() + at;
+    quoted[0] = '"';
+    std::memcpy(quoted + 1, text.data(), text.size());
+    quoted[text.size() + 1] = '"';
+    return;
+  }
   out->push_back('"');
-  out->append(text.substr(0, plain));  // most strings need no escapes: one append
+  out->append(text.substr(0, plain));
   for (unsigned char c : text.substr(plain)) {
     switch (c) {
       case '"':
