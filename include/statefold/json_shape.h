@@ -52,7 +52,8 @@ class JsonShape {
 
   // Whether `text` has this shape; then values[i] views the value of slot i: a string's
   // content (without quotes), a number's or literal's text. REQUIRES: Learn succeeded;
-  // `values` has slot_count() entries.
+  // `values` has slot_count() entries; with kPadded, 16 readable bytes follow `text`.
+  template <bool kPadded = false>
   bool Match(std::string_view text, std::string_view* values) const {
     const char* p = text.data();
     const char* const end = p + text.size();
@@ -60,13 +61,19 @@ class JsonShape {
     for (size_t i = 0; i < slots_.size(); ++i) {
       const Slot& slot = slots_[i];
       if (static_cast<size_t>(end - p) < slot.literal_size ||
-          !Equal(p, literal + slot.literal_begin, slot.literal_size)) {
+          !Equal<kPadded>(p, literal + slot.literal_begin, slot.literal_size)) {
         return false;
       }
       p += slot.literal_size;
       const char* value_end;
       switch (slot.kind) {
         case Kind::kString:  // the next literal run starts with its closing quote
+#if defined(__SSE2__)
+          if constexpr (kPadded) {
+            value_end = FindSpecialPadded(p, end);
+            break;
+          }
+#endif
           value_end = FindSpecial(p, end);
           break;
         case Kind::kNumber:
@@ -81,7 +88,7 @@ class JsonShape {
       p = value_end;
     }
     return static_cast<size_t>(end - p) == tail_size_ &&
-           Equal(p, literal + tail_begin_, tail_size_);
+           Equal<kPadded>(p, literal + tail_begin_, tail_size_);
   }
 
   // Unique to each learned shape (process-wide): a plan made for one shape is found by it.
@@ -99,9 +106,9 @@ class JsonShape {
   // The address of `position` in a text matched with `values`.
   static const char* Resolve(std::string_view text, const std::string_view* values,
                              Position position) {
-    const char* base = position.after < 0 ? text.data()
-                                          : values[position.after].data() +
-                                                values[position.after].size();
+    const char* base = position.after < 0
+                           ? text.data()
+                           : values[position.after].data() + values[position.after].size();
     return base + position.delta;
   }
 
@@ -112,9 +119,25 @@ class JsonShape {
     uint32_t literal_size;
   };
 
-  // Byte equality of short runs, eight bytes at a time (the last eight overlapping), without
-  // a call.
+  // Byte equality of short runs without a call: sixteen bytes at a time where 16 bytes
+  // after both runs are readable (kPadded; literal_ is padded), else eight at a time (the
+  // last eight overlapping).
+  template <bool kPadded>
   static bool Equal(const char* a, const char* b, size_t n) {
+#if defined(__SSE2__)
+    if constexpr (kPadded) {
+      for (;; a += 16, b += 16, n -= 16) {
+        const int same =
+            _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a)),
+                                             _mm_loadu_si128(reinterpret_cast<const __m128i*>(b))));
+        if (n <= 16) {
+          const int wanted = static_cast<int>((1u << n) - 1);
+          return (same & wanted) == wanted;
+        }
+        if (same != 0xFFFF) return false;
+      }
+    }
+#endif
     if (n >= 8) {
       for (; n > 8; a += 8, b += 8, n -= 8) {
         if (Load64(a) != Load64(b)) return false;
@@ -142,7 +165,7 @@ class JsonShape {
     return nullptr;
   }
 
-  std::string literal_;  // the literal runs, back to back
+  std::string literal_;  // the literal runs, back to back, and 16 bytes of padding
   std::vector<Slot> slots_;
   uint32_t tail_begin_ = 0;  // the literal bytes after the last slot
   uint32_t tail_size_ = 0;
@@ -165,10 +188,11 @@ class ShapeCache {
 
   // The entry whose shape `text` matches, or nullptr; values() are then its slots' values
   // (as JsonShape::Match sets them), until the next call.
+  template <bool kPadded = false>
   const Entry* Match(std::string_view text) {
     for (size_t k = 0; k < size_; ++k) {
       size_t i = last_ + k < size_ ? last_ + k : last_ + k - size_;
-      if (entries_[i].shape.Match(text, values_)) {
+      if (entries_[i].shape.template Match<kPadded>(text, values_)) {
         last_ = i;
         ++hits_since_learn_;
         return &entries_[i];

@@ -27,8 +27,8 @@ bool JsonShape::Learn(std::string_view text) {
   const char* const begin = text.data();
   const char* const end = begin + text.size();
   int depth = 0;
-  Member* member = nullptr;  // the top-level object's member whose value is being read
-  Member* child = nullptr;   // the member of `member`'s object value being read
+  Member* member = nullptr;           // the top-level object's member whose value is being read
+  Member* child = nullptr;            // the member of `member`'s object value being read
   const char* literal_start = begin;  // of the literal run being read
   const char* last_slot_end = begin;  // where Position{slots_.size() - 1, 0} is
   auto here = [&](const char* at) {
@@ -107,6 +107,7 @@ bool JsonShape::Learn(std::string_view text) {
   tail_begin_ = static_cast<uint32_t>(literal_.size());
   tail_size_ = static_cast<uint32_t>(end - literal_start);
   literal_.append(literal_start, end);
+  literal_.append(16, '\0');  // for Match<true>
   return true;
 }
 

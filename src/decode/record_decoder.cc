@@ -317,7 +317,7 @@ Status RecordDecoder::Oversized(size_t size) const {
 Status RecordDecoder::Decode(std::string_view bytes, DecodedRecord* record) {
   *record = DecodedRecord();
   STATEFOLD_RETURN_IF_ERROR(CheckSize(bytes.size()));
-  if (const auto* entry = impl_->shapes.Match(bytes)) {
+  if (const auto* entry = impl_->shapes.Match</*kPadded=*/true>(bytes)) {
     if (DecodeByPlan(bytes, entry->shape, entry->plan, impl_->shapes.values(), record) ||
         DecodeSimple(bytes, record)) {
       return Status::Ok();

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -136,6 +137,35 @@ struct PendingDeadLetter {
     return std::tie(source_index, partition, offset, resolver_order) <
            std::tie(o.source_index, o.partition, o.offset, o.resolver_order);
   }
+};
+
+// Bytes appended back to back, addressed by offset: std::string::append is an out-of-line
+// call, and this is three appends per message.
+class ByteArena {
+ public:
+  const char* data() const { return data_.get(); }
+  uint64_t size() const { return size_; }
+  // Appends `bytes` and returns their offset.
+  uint64_t Append(std::string_view bytes) {
+    const uint64_t at = size_;
+    if (bytes.size() > capacity_ - size_) Grow(bytes.size());
+    if (!bytes.empty()) std::memcpy(data_.get() + size_, bytes.data(), bytes.size());
+    size_ += bytes.size();
+    return at;
+  }
+  void Clear() { size_ = 0; }  // keeps the buffer
+
+ private:
+  void Grow(size_t more) {
+    capacity_ = std::max<uint64_t>({capacity_ * 2, size_ + more, 1 << 20});
+    std::unique_ptr<char[]> grown(new char[capacity_]);
+    if (size_ > 0) std::memcpy(grown.get(), data_.get(), size_);
+    data_ = std::move(grown);
+  }
+
+  std::unique_ptr<char[]> data_;
+  uint64_t size_ = 0;
+  uint64_t capacity_ = 0;
 };
 
 // Messages per resolver call (see RunResolver).
@@ -314,16 +344,13 @@ class Engine::Impl {
         if (now_ms == 0) now_ms = WallClockMillis();
         m.timestamp_ms = now_ms;
       }
-      m.value_begin = epoch_bytes_.size();
+      m.value_begin = epoch_bytes_.Append(decoded.value);
       m.value_size = static_cast<uint32_t>(decoded.value.size());
-      epoch_bytes_.append(decoded.value);
       m.has_key = decoded.has_key;
-      m.key_begin = epoch_bytes_.size();
+      m.key_begin = epoch_bytes_.Append(decoded.key);
       m.key_size = static_cast<uint32_t>(decoded.key.size());
-      epoch_bytes_.append(decoded.key);
-      m.headers_begin = epoch_bytes_.size();
+      m.headers_begin = epoch_bytes_.Append(decoded.headers);
       m.headers_size = static_cast<uint32_t>(decoded.headers.size());
-      epoch_bytes_.append(decoded.headers);
       if (decoded.shape != nullptr) {
         // Views into the batch's records, which outlive this call.
         m.value_slots = static_cast<int32_t>(value_slots_.size());
@@ -358,9 +385,8 @@ class Engine::Impl {
           AddDeadLetter(r, i, std::string(), status.message());
           continue;
         }
-        ref.key_begin = epoch_bytes_.size();
+        ref.key_begin = epoch_bytes_.Append(key_scratch_);
         ref.key_size = static_cast<uint32_t>(key_scratch_.size());
-        epoch_bytes_.append(key_scratch_);
       } else if (!m.has_key && spec.stateful) {
         AddDeadLetter(r, i, std::string(),
                       "message has no key, and resolver " + spec.name +
@@ -830,7 +856,7 @@ class Engine::Impl {
     last_entity_ = nullptr;
     pending_dead_letters_.clear();
     epoch_.clear();
-    epoch_bytes_.clear();
+    epoch_bytes_.Clear();
     for (ResolverSlot& r : resolvers_) {
       r.epoch_keys.clear();
       r.dead.clear();
@@ -914,7 +940,7 @@ class Engine::Impl {
   RunStats* stats_ = nullptr;
 
   std::vector<EpochMessage> epoch_;
-  std::string epoch_bytes_;
+  ByteArena epoch_bytes_;
   // The value slots of the batch being processed (see ValueSlots), and their values.
   std::vector<ValueSlots> value_slots_;
   std::vector<std::string_view> slot_values_;

@@ -13,13 +13,12 @@ void AppendJsonString(std::string_view text, std::string* out) {
   auto needs_escape = [](unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; };
   size_t plain = 0;
   while (plain < text.size() && !needs_escape(static_cast<unsigned char>(text[plain]))) ++plain;
-  if (plain == text.size()) {  // most strings need no escapes: one copy
-    const size_t at = out->size();
-    out->resize(at + text.size() + 2);
-    char* quoted = out->data() + at;
+  char quoted[64];
+  if (plain == text.size() && text.size() + 2 <= sizeof quoted) {  // most: one append
     quoted[0] = '"';
     std::memcpy(quoted + 1, text.data(), text.size());
     quoted[text.size() + 1] = '"';
+    out->append(quoted, text.size() + 2);
     return;
   }
   out->push_back('"');
