@@ -200,7 +200,9 @@ void AppendJson(const T& value, std::string* out) {
     out->append(value ? "true" : "false");
   } else if constexpr (std::is_integral_v<T>) {
     char buffer[24];
-    out->append(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
+    // (pointer, length): append(first, last) is a general replace, several times the cost.
+    const char* end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
+    out->append(buffer, static_cast<size_t>(end - buffer));
   } else if constexpr (std::is_floating_point_v<T>) {
     AppendJsonDouble(static_cast<double>(value), out);
   } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {

@@ -103,9 +103,8 @@ struct ResolverSlot {
 struct PendingValue {
   std::string_view feature;  // owned by the resolver (ResolverOutput::StartEntity)
   std::string value_json;
-  uint64_t order;  // epoch index: a replay never lets an older message overwrite a newer value
-  int64_t time_ms;
-  int64_t offset;
+  uint64_t order;  // epoch index (time and offset are the message's): a replay never lets
+                   // an older message overwrite a newer value
 };
 
 struct PendingEntity {
@@ -444,8 +443,11 @@ class Engine::Impl {
       for (size_t j = start; j < start + count; ++j) {
         CacheEntry* entry = r.entries[j];
         if (entry != nullptr && entry->pending_epoch == epoch_number_) {
-          PrefetchLine(entry->pending->key->data());
-          PrefetchLine(entry->pending->values.data());
+          const PendingEntity& pending = *entry->pending;
+          PrefetchLine(pending.key->data());
+          const char* values = reinterpret_cast<const char*>(pending.values.data());
+          const size_t bytes = pending.values.size() * sizeof(PendingValue);
+          for (size_t at = 0; at < bytes; at += 64) PrefetchLine(values + at);
         }
       }
       r.output.Clear();
@@ -500,7 +502,7 @@ class Engine::Impl {
         ++stats_->outputs;
         counted = static_cast<int64_t>(j);
       }
-      AddPending(w, out, SameEntity(previous, w), r.messages[j], r.epoch_indexes[j], r.entries[j]);
+      AddPending(w, out, SameEntity(previous, w), r.epoch_indexes[j], r.entries[j]);
       previous = &w;
     }
   }
@@ -514,10 +516,11 @@ class Engine::Impl {
   }
 
   // Records a feature value for the next checkpoint. `entry` is the state of the message's
-  // key (nullptr for stateless resolvers), used as a hint to find the entity.
+  // key (nullptr for stateless resolvers), used as a hint to find the entity; `order` is the
+  // message's epoch index.
   // `same_entity`: the entity is that of the previous call's write (see SameEntity).
   void AddPending(const ResolverOutput::FeatureWrite& w, const ResolverOutput& out,
-                  bool same_entity, const Message& message, uint64_t order, CacheEntry* entry) {
+                  bool same_entity, uint64_t order, CacheEntry* entry) {
     std::string_view ns = w.ns, feature = w.feature;
     std::string_view entity = out.View(w.entity_begin, w.entity_size);
     std::string_view value_json = out.View(w.value_begin, w.value_size);
@@ -562,8 +565,6 @@ class Engine::Impl {
       value->value_json.assign(value_json);
     }
     value->order = order;
-    value->time_ms = message.timestamp_ms;
-    value->offset = message.offset;
   }
 
   void MarkDirty(ResolverSlot& r, CacheEntry* entry, const std::string* key) {
@@ -674,7 +675,7 @@ class Engine::Impl {
           const ResolverOutput::FeatureWrite* previous = nullptr;
           for (const ResolverOutput::FeatureWrite& w : output.writes()) {
             size_t j = start + w.message_index;
-            AddPending(w, output, SameEntity(previous, w), replay[j], replay_indexes[j], entry);
+            AddPending(w, output, SameEntity(previous, w), replay_indexes[j], entry);
             previous = &w;
           }
         }
@@ -811,8 +812,8 @@ class Engine::Impl {
         w.entity_id = k.substr(entity->ns_size + 1);
         w.feature = v.feature;
         w.value_json = v.value_json;
-        w.time_ms = v.time_ms;
-        w.offset = v.offset;
+        w.time_ms = epoch_[v.order].timestamp_ms;
+        w.offset = epoch_[v.order].offset;
         writes.push_back(w);
       }
     }

@@ -43,7 +43,10 @@ class KeyMap {
   void Prefetch(uint64_t hash) const { PrefetchLine(&slots_[hash & Mask()]); }
   void PrefetchNode(uint64_t hash) const {
     const Slot& slot = slots_[hash & Mask()];
-    if (slot.node != nullptr) PrefetchLine(slot.node);
+    if (slot.node != nullptr) {  // a node may straddle two cache lines
+      PrefetchLine(slot.node);
+      PrefetchLine(reinterpret_cast<const char*>(slot.node) + sizeof(Node) - 1);
+    }
   }
 
   // The node of `key`, or nullptr.

@@ -60,7 +60,7 @@ void AppendJsonDouble(double value, std::string* out) {
   }
   char buffer[32];
   char* end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
-  out->append(buffer, end);
+  out->append(buffer, static_cast<size_t>(end - buffer));
   if (std::string_view(buffer, end - buffer).find_first_of(".en") == std::string_view::npos) {
     out->append(".0");
   }
