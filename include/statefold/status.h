@@ -1,9 +1,11 @@
 // Status: the one way statefold reports errors, in the style of LevelDB and RocksDB.
 // A Status is either OK or carries a code and a message that a user can act on (which
 // resolver, key, field or offset went wrong). Functions that can fail return a Status and
-// write results through out-parameters.
+// write results through out-parameters. An OK Status is one null pointer: making, moving
+// and destroying it costs nothing, so it is fine on per-message paths.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,6 +24,15 @@ class Status {
   };
 
   Status() = default;
+  Status(const Status& other)
+      : state_(other.state_ ? std::make_unique<State>(*other.state_) : nullptr) {}
+  Status& operator=(const Status& other) {
+    if (this != &other) state_ = other.state_ ? std::make_unique<State>(*other.state_) : nullptr;
+    return *this;
+  }
+  Status(Status&&) noexcept = default;
+  Status& operator=(Status&&) noexcept = default;
+
   static Status Ok() { return Status(); }
   static Status InvalidArgument(std::string message) {
     return Status(Code::kInvalidArgument, std::move(message));
@@ -35,26 +46,33 @@ class Status {
   static Status IOError(std::string message) { return Status(Code::kIOError, std::move(message)); }
   static Status Aborted(std::string message) { return Status(Code::kAborted, std::move(message)); }
 
-  bool ok() const { return code_ == Code::kOk; }
-  bool IsNotFound() const { return code_ == Code::kNotFound; }
-  bool IsInvalidArgument() const { return code_ == Code::kInvalidArgument; }
-  Code code() const { return code_; }
-  const std::string& message() const { return message_; }
+  bool ok() const { return state_ == nullptr; }
+  bool IsNotFound() const { return code() == Code::kNotFound; }
+  bool IsInvalidArgument() const { return code() == Code::kInvalidArgument; }
+  Code code() const { return state_ ? state_->code : Code::kOk; }
+  // Empty for OK.
+  const std::string& message() const { return state_ ? state_->message : EmptyMessage(); }
 
   // Returns a copy whose message is prefixed with `context` (e.g. the field path or key).
   Status WithContext(std::string_view context) const {
-    if (ok()) return *this;
-    return Status(code_, std::string(context) + ": " + message_);
+    if (ok()) return Status();
+    return Status(state_->code, std::string(context) + ": " + state_->message);
   }
 
   // "OK" or "<code name>: <message>".
   std::string ToString() const;
 
  private:
-  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  struct State {
+    Code code;
+    std::string message;
+  };
 
-  Code code_ = Code::kOk;
-  std::string message_;
+  Status(Code code, std::string message)
+      : state_(std::make_unique<State>(State{code, std::move(message)})) {}
+  static const std::string& EmptyMessage();
+
+  std::unique_ptr<State> state_;  // null when OK
 };
 
 }  // namespace statefold

@@ -74,6 +74,13 @@ struct KeyRef {
   uint64_t key_begin;
 };
 
+// A message of the batch being run, beside what the resolver sees of it.
+struct BatchItem {
+  CacheEntry* entry;       // its key's live state (nullptr for stateless resolvers)
+  const std::string* key;  // the cache's copy of the key (nullptr for stateless resolvers)
+  uint32_t epoch_index;
+};
+
 struct ResolverSlot {
   Resolver* resolver = nullptr;
   const ResolverSpec* spec = nullptr;
@@ -88,13 +95,10 @@ struct ResolverSlot {
   std::unordered_set<uint32_t> dead;  // epoch indexes dead-lettered for this resolver
 
   // Reused per batch.
-  std::vector<KeyRef> batch_keys;
-  std::vector<uint64_t> hashes;  // of batch_keys, in the cache's hash
+  std::vector<uint64_t> hashes;  // of the batch's keys, in the cache's hash
   std::vector<Message> messages;
   std::vector<StateHandle> states;
-  std::vector<CacheEntry*> entries;
-  std::vector<const std::string*> entry_keys;
-  std::vector<uint32_t> epoch_indexes;
+  std::vector<BatchItem> items;  // what the engine keeps of each message
   std::vector<char> skipped;
   ResolverOutput output;
 };
@@ -116,7 +120,7 @@ struct PendingEntity {
   bool Is(std::string_view ns, std::string_view entity) const {
     const char* k = key->data();
     return ns.size() == ns_size && key->size() == ns.size() + 1 + entity.size() &&
-           std::memcmp(k + ns_size + 1, entity.data(), entity.size()) == 0 &&
+           ShortBytesEqual(std::string_view(k + ns_size + 1, entity.size()), entity) &&
            (ns.data() == ns_data || std::memcmp(k, ns.data(), ns.size()) == 0);
   }
 };
@@ -373,7 +377,7 @@ class Engine::Impl {
   Status RunResolver(ResolverSlot& r, uint32_t first, uint32_t end) {
     const ResolverSpec& spec = *r.spec;
     // Pass 1: keys (appending to the arena, so views are only taken in pass 2).
-    r.batch_keys.clear();
+    const size_t batch_keys = r.epoch_keys.size();  // the batch's keys follow
     for (uint32_t i = first; i < end; ++i) {
       const EpochMessage& m = epoch_[i];
       KeyRef ref{i, m.key_size, m.key_begin};
@@ -392,44 +396,41 @@ class Engine::Impl {
                           " has no keys= naming a message field to key its state by");
         continue;
       }
-      r.batch_keys.push_back(ref);
       r.epoch_keys.push_back(ref);
     }
     // Pass 2: messages and live states.
     r.messages.clear();
     r.states.clear();
-    r.entries.clear();
-    r.entry_keys.clear();
-    r.epoch_indexes.clear();
+    r.items.clear();
+    const std::span<const KeyRef> keys(r.epoch_keys.data() + batch_keys,
+                                       r.epoch_keys.size() - batch_keys);
     if (spec.stateful) {
       // Hash every key and prefetch its slot, then its node, so that the batch's cache
       // misses overlap instead of coming one after another.
       r.hashes.clear();
-      for (const KeyRef& ref : r.batch_keys) {
+      for (const KeyRef& ref : keys) {
         r.hashes.push_back(StateCache::Hash(Bytes(ref.key_begin, ref.key_size)));
         r.cache.Prefetch(r.hashes.back());
       }
       for (uint64_t hash : r.hashes) r.cache.PrefetchNode(hash);
     }
-    for (size_t k = 0; k < r.batch_keys.size(); ++k) {
-      const KeyRef& ref = r.batch_keys[k];
+    for (size_t k = 0; k < keys.size(); ++k) {
+      const KeyRef& ref = keys[k];
       Message message = MessageAt(ref);
       const int32_t slots = epoch_[ref.epoch_index].value_slots;
       if (slots >= 0) message.value_slots = &value_slots_[static_cast<size_t>(slots)];
       r.messages.push_back(message);
-      r.epoch_indexes.push_back(ref.epoch_index);
       if (spec.stateful) {
-        CacheEntry* entry = nullptr;
-        const std::string* key = nullptr;
-        STATEFOLD_RETURN_IF_ERROR(Lookup(r, message.key, r.hashes[k], &entry, &key));
+        Status status;  // set only on failure: no Status made and destroyed per message
+        StateCache::Node* node = Lookup(r, message.key, r.hashes[k], &status);
+        if (node == nullptr) return status;
+        CacheEntry* entry = &node->value;
         PrefetchLine(entry->state);  // the resolver reads it next
         if (entry->pending_epoch == epoch_number_) PrefetchLine(entry->pending);
-        r.entries.push_back(entry);
-        r.entry_keys.push_back(key);
+        r.items.push_back({entry, &node->key, ref.epoch_index});
         r.states.push_back(entry->state);
       } else {
-        r.entries.push_back(nullptr);
-        r.entry_keys.push_back(nullptr);
+        r.items.push_back({nullptr, nullptr, ref.epoch_index});
         r.states.push_back(nullptr);
       }
     }
@@ -441,7 +442,7 @@ class Engine::Impl {
       // while its states and pending entities are still in cache.
       size_t count = std::min(n - start, kResolverChunk);
       for (size_t j = start; j < start + count; ++j) {
-        CacheEntry* entry = r.entries[j];
+        CacheEntry* entry = r.items[j].entry;
         if (entry != nullptr && entry->pending_epoch == epoch_number_) {
           const PendingEntity& pending = *entry->pending;
           PrefetchLine(pending.key->data());
@@ -464,23 +465,23 @@ class Engine::Impl {
       for (const ResolverOutput::Rejection& rejection : r.output.rejections()) {
         size_t j = start + rejection.index;
         r.skipped[j] = 1;
-        AddDeadLetter(r, r.epoch_indexes[j], r.messages[j].key, rejection.reason);
+        AddDeadLetter(r, r.items[j].epoch_index, r.messages[j].key, rejection.reason);
       }
       size_t failed = r.output.failed() ? start + r.output.failed_index() : n;
       if (failed < n) r.skipped[failed] = 1;
       AddOutputs(r, start, failed);
       for (size_t j = start; j < start + consumed; ++j) {
-        if (!r.skipped[j] && spec.stateful) MarkDirty(r, r.entries[j], r.entry_keys[j]);
+        if (!r.skipped[j] && spec.stateful) MarkDirty(r, r.items[j].entry, r.items[j].key);
       }
       if (failed < n) {
         ++stats_->resolver_errors;
-        AddDeadLetter(r, r.epoch_indexes[failed], r.messages[failed].key, r.output.failure());
-        CacheEntry* entry = r.entries[failed];
+        const BatchItem& item = r.items[failed];
+        AddDeadLetter(r, item.epoch_index, r.messages[failed].key, r.output.failure());
+        CacheEntry* entry = item.entry;
         if (spec.stateful) {
-          STATEFOLD_RETURN_IF_ERROR(
-              RecoverKey(r, entry, *r.entry_keys[failed], r.epoch_indexes[failed], false));
+          STATEFOLD_RETURN_IF_ERROR(RecoverKey(r, entry, *item.key, item.epoch_index, false));
           for (size_t j = failed + 1; j < n; ++j) {
-            if (r.entries[j] == entry) r.states[j] = entry->state;
+            if (r.items[j].entry == entry) r.states[j] = entry->state;
           }
         }
       }
@@ -502,7 +503,7 @@ class Engine::Impl {
         ++stats_->outputs;
         counted = static_cast<int64_t>(j);
       }
-      AddPending(w, out, SameEntity(previous, w), r.epoch_indexes[j], r.entries[j]);
+      AddPending(w, out, SameEntity(previous, w), r.items[j].epoch_index, r.items[j].entry);
       previous = &w;
     }
   }
@@ -575,21 +576,20 @@ class Engine::Impl {
     }
   }
 
-  Status Lookup(ResolverSlot& r, std::string_view key, uint64_t hash, CacheEntry** entry,
-                const std::string** stored_key) {
+  // The cache node of `key` (hash `hash`), loading its committed or initial state when the
+  // key is not in the cache; nullptr with *status set when that fails.
+  StateCache::Node* Lookup(ResolverSlot& r, std::string_view key, uint64_t hash, Status* status) {
     StateCache::Node* node = r.cache.Find(key, hash);
     if (node == nullptr) {
       node = r.cache.Insert(key);
-      Status status = LoadCommitted(r, key, &node->value);
-      if (!status.ok()) {
+      *status = LoadCommitted(r, key, &node->value);
+      if (!status->ok()) {
         r.cache.Erase(node);
-        return status;
+        return nullptr;
       }
     }
     node->value.last_used_epoch = epoch_number_;
-    *entry = &node->value;
-    *stored_key = &node->key;
-    return Status::Ok();
+    return node;
   }
 
   // Sets entry->state to the committed state of `key`, or to a new initial state.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,6 +17,43 @@
 #include "statefold/prefetch.h"
 
 namespace statefold {
+namespace short_bytes {
+
+inline uint64_t Load8(const char* p) {
+  uint64_t word;
+  std::memcpy(&word, p, 8);
+  return word;
+}
+inline uint64_t Load4(const char* p) {
+  uint32_t word;
+  std::memcpy(&word, p, 4);
+  return word;
+}
+// The n < 8 bytes at p as one word, without a call: different bytes, different words.
+inline uint64_t LoadTail(const char* p, size_t n) {
+  if (n >= 4) return Load4(p) | (Load4(p + n - 4) << 32);
+  if (n == 0) return 0;
+  const auto byte = [p](size_t i) { return uint64_t{static_cast<unsigned char>(p[i])}; };
+  return byte(0) | (byte(n / 2) << 8) | (byte(n - 1) << 16);
+}
+inline uint64_t Mix(uint64_t h) {
+  h *= 0xBF58476D1CE4E5B9ull;
+  return h ^ (h >> 31);
+}
+
+}  // namespace short_bytes
+
+// Byte equality without a call to memcmp for strings of up to sixteen bytes (keys, ids).
+inline bool ShortBytesEqual(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n > 16) return std::memcmp(a.data(), b.data(), n) == 0;
+  using short_bytes::Load8, short_bytes::LoadTail;
+  if (n >= 8) {
+    return Load8(a.data()) == Load8(b.data()) && Load8(a.data() + n - 8) == Load8(b.data() + n - 8);
+  }
+  return LoadTail(a.data(), n) == LoadTail(b.data(), n);
+}
 
 template <class V>
 class KeyMap {
@@ -36,7 +74,21 @@ class KeyMap {
 
   size_t size() const { return size_; }
 
-  static uint64_t Hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
+  // Inline (keys are short): eight bytes at a time through a multiply-xorshift, then
+  // MurmurHash3's finalizer, so that the low bits the slot index takes are well mixed.
+  static uint64_t Hash(std::string_view key) {
+    using short_bytes::Load8, short_bytes::LoadTail, short_bytes::Mix;
+    const char* p = key.data();
+    size_t n = key.size();
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    for (; n >= 8; p += 8, n -= 8) h = Mix(h ^ Load8(p));
+    if (n > 0) h = Mix(h ^ LoadTail(p, n));
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDull;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ull;
+    return h ^ (h >> 33);
+  }
 
   // Batched lookups overlap their cache misses: hash every key and Prefetch its slot first,
   // then PrefetchNode (the slot is in cache by then), then Find.
@@ -55,7 +107,7 @@ class KeyMap {
     for (size_t i = hash & Mask();; i = (i + 1) & Mask()) {
       const Slot& slot = slots_[i];
       if (slot.node == nullptr) return nullptr;
-      if (slot.hash == hash && slot.node->key == key) return slot.node;
+      if (slot.hash == hash && ShortBytesEqual(slot.node->key, key)) return slot.node;
     }
   }
 

@@ -4,22 +4,29 @@
 
 namespace statefold {
 
+const std::string& Status::EmptyMessage() {
+  static const std::string empty;
+  return empty;
+}
+
 std::string Status::ToString() const {
-  switch (code_) {
+  if (ok()) return "OK";
+  const std::string& message = state_->message;
+  switch (state_->code) {
     case Code::kOk:
       return "OK";
     case Code::kInvalidArgument:
-      return "Invalid argument: " + message_;
+      return "Invalid argument: " + message;
     case Code::kNotFound:
-      return "Not found: " + message_;
+      return "Not found: " + message;
     case Code::kCorruption:
-      return "Corruption: " + message_;
+      return "Corruption: " + message;
     case Code::kIOError:
-      return "IO error: " + message_;
+      return "IO error: " + message;
     case Code::kAborted:
-      return "Aborted: " + message_;
+      return "Aborted: " + message;
   }
-  return message_;
+  return message;
 }
 
 }  // namespace statefold
