@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "decode/record_decoder.h"
 #include "json_mutations.h"
 #include "statefold/native.h"
 
@@ -132,7 +133,12 @@ class EventParserSimpleTest : public ::testing::Test {
   // handled it. Both parsers are new: on an unclosed object, simdjson's outcome depends on
   // what its parser read before.
   bool Agrees(const std::string& value) {
-    native::EventParser<Login> parser, reference;
+    native::EventParser<Login> parser;
+    return Agrees(parser, value);
+  }
+  // As above, with a parser that may have learned shapes.
+  bool Agrees(native::EventParser<Login>& parser, const std::string& value) {
+    native::EventParser<Login> reference;
     Login fast, slow;
     std::string fast_error, slow_error;
     std::string fast_outcome =
@@ -176,6 +182,71 @@ TEST_F(EventParserSimpleTest, FastPathHandlesSimpleEventsWithViewsIntoTheValue) 
   EXPECT_EQ(event.user_id.data(), value.data() + value.find("u1"));
   EXPECT_EQ(event.score, 7);
   EXPECT_FALSE(event.note.has_value());
+}
+
+// A parser that learned the shape of a value parses values laid out the same way from the
+// shape, as simdjson does.
+TEST_F(EventParserSimpleTest, LearnedShapesAgreeWithSimdjson) {
+  size_t parsed = 0, total = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    const std::string seed = Values()[i];
+    native::EventParser<Login> parser;
+    Login event;
+    std::string error;
+    ASSERT_TRUE(parser.Parse(seed, &event, &error)) << error;
+    std::vector<std::string> texts = JsonValueVariants({seed}, 2000, 60 + i);
+    for (const std::string& text : texts) parsed += Agrees(parser, text);
+    total += texts.size();
+  }
+  EXPECT_GT(parsed, total / 10);
+}
+
+// Events taken from the value slots of a record's shape (Message::value_slots) are what
+// simdjson makes of the value's text.
+TEST_F(EventParserSimpleTest, EventsFromRecordSlotsAgreeWithSimdjson) {
+  size_t from_slots = 0, total = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    const std::string seed = R"({"key": "k", "value": )" + Values()[i] + R"(, "timestamp": 1})";
+    RecordDecoder decoder{1 << 20};
+    native::EventParser<Login> parser;
+    std::vector<std::string> texts = {seed};
+    std::vector<std::string> variants = JsonValueVariants({seed}, 2000, 80 + i);
+    texts.insert(texts.end(), variants.begin(), variants.end());
+    for (const std::string& text : texts) {
+      std::string padded = text + std::string(64, '\0');
+      DecodedRecord record;
+      if (!decoder.Decode(std::string_view(padded.data(), text.size()), &record).ok()) continue;
+      Message message;
+      message.value = record.value;
+      ValueSlots slots;
+      if (record.shape != nullptr) {
+        slots = {record.shape->id(), record.shape, record.value_member, record.slot_values};
+        message.value_slots = &slots;
+        ++from_slots;
+      }
+      ++total;
+      native::EventParser<Login> reference;
+      Login fast, slow;
+      std::string fast_error, slow_error;
+      std::string fast_outcome =
+          Outcome([&] { return parser.Parse(message, &fast, &fast_error); }, &fast_error);
+      std::string slow_outcome =
+          Outcome([&] { return reference.ParseWithSimdjson(message.value, &slow, &slow_error); },
+                  &slow_error);
+      ASSERT_EQ(fast_outcome, slow_outcome) << text;
+      if (slow_outcome == "parsed") {
+        EXPECT_TRUE(fast == slow) << text;
+      }
+      if (record.shape != nullptr) {  // slots of a replaced shape are not used
+        slots.shape_id += 1000;
+        Login again;
+        EXPECT_EQ(Outcome([&] { return parser.Parse(message, &again, &fast_error); }, &fast_error),
+                  slow_outcome)
+            << text;
+      }
+    }
+  }
+  EXPECT_GT(from_slots, total / 20);  // not vacuous
 }
 
 TEST_F(EventParserSimpleTest, ForEachVisitsInOrderAndStopsAfterFalse) {

@@ -50,5 +50,34 @@ TEST(KeyMapTest, NodesStayPutWhileTheMapGrows) {
   EXPECT_EQ(*key, "first");
 }
 
+// Keys of every length up to 40 that differ in one byte (wherever it is) are different keys:
+// the inline hash and comparison read every byte, and nothing past the key.
+TEST(KeyMapTest, KeysThatDifferInAnyByteAreDistinct) {
+  KeyMap<int> map;
+  std::vector<std::string> keys;
+  for (size_t length = 0; length <= 40; ++length) {
+    std::string base(length, 'a');
+    keys.push_back(base);
+    for (size_t at = 0; at < length; ++at) {
+      for (char c : {'b', '\0', '\xff'}) {
+        std::string key = base;
+        key[at] = c;
+        keys.push_back(key);
+      }
+    }
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_EQ(map.Find(keys[i]), nullptr) << i;
+    map.Insert(keys[i])->value = static_cast<int>(i);
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto* node = map.Find(keys[i]);
+    ASSERT_NE(node, nullptr);
+    EXPECT_EQ(node->value, static_cast<int>(i));
+  }
+  EXPECT_TRUE(ShortBytesEqual("abcdefghij", "abcdefghij"));
+  EXPECT_FALSE(ShortBytesEqual("abcdefghij", "abcdefghi"));
+}
+
 }  // namespace
 }  // namespace statefold

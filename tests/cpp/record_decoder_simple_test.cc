@@ -142,6 +142,53 @@ TEST_F(RecordDecoderSimpleTest, FastPathHandlesTheCommonRecords) {
   EXPECT_EQ(record.timestamp_ms, 1767225600000);
 }
 
+// A decoder that learned the shape of a record decodes records laid out the same way from
+// the shape (small_json::JsonShape), and agrees with simdjson on every record.
+TEST_F(RecordDecoderSimpleTest, LearnedShapesAgreeWithSimdjson) {
+  size_t by_shape = 0, total = 0;
+  for (size_t i = 0; i < 9; ++i) {
+    const std::string& seed = kRecords[i];
+    RecordDecoder decoder{1 << 20};
+    std::string padded = seed + std::string(64, '\0');
+    DecodedRecord record;
+    ASSERT_TRUE(decoder.Decode(std::string_view(padded.data(), seed.size()), &record).ok());
+    std::vector<std::string> texts = JsonValueVariants({seed}, 2000, 3 + i);
+    std::vector<std::string> mutants = JsonMutations({seed}, 1000, 40 + i);
+    texts.insert(texts.end(), mutants.begin(), mutants.end());
+    for (const std::string& text : texts) {
+      RecordDecoder reference{1 << 20};
+      padded = text + std::string(64, '\0');
+      std::string_view bytes(padded.data(), text.size());
+      DecodedRecord fast, slow;
+      Status fast_status = decoder.Decode(bytes, &fast);
+      Status slow_status = reference.DecodeWithSimdjson(bytes, &slow);
+      ASSERT_EQ(fast_status.message(), slow_status.message()) << text;
+      ++total;
+      if (!slow_status.ok()) continue;
+      EXPECT_EQ(fast.has_key, slow.has_key) << text;
+      if (slow.has_key) {
+        EXPECT_EQ(fast.key, slow.key) << text;
+      }
+      EXPECT_EQ(fast.value, slow.value) << text;
+      EXPECT_EQ(fast.value_is_object, slow.value_is_object) << text;
+      EXPECT_EQ(fast.has_timestamp, slow.has_timestamp) << text;
+      EXPECT_EQ(fast.timestamp_ms, slow.timestamp_ms) << text;
+      if (fast.shape != nullptr) {
+        ++by_shape;
+        // The value member's slots are the value's scalars, as views into the record.
+        ASSERT_TRUE(fast.value_is_object);
+        for (const auto& member : fast.value_member->members) {
+          if (member.slot < 0) continue;
+          std::string_view v = fast.slot_values[member.slot];
+          EXPECT_GE(v.data(), fast.value.data()) << text;
+          EXPECT_LE(v.data() + v.size(), fast.value.data() + fast.value.size()) << text;
+        }
+      }
+    }
+  }
+  EXPECT_GT(by_shape, total / 5);  // the shapes were used
+}
+
 TEST_F(RecordDecoderSimpleTest, BatchesDecodeEachRecordAsDecodeDoes) {
   std::string file;
   std::vector<size_t> starts;
