@@ -9,6 +9,7 @@
 #include "statefold/engine.h"
 
 #include <simdjson.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <charconv>
@@ -51,7 +52,8 @@ struct CacheEntry {
 
 using StateCache = KeyMap<CacheEntry>;
 
-// A message read in the current epoch. Byte ranges point into Engine::Impl::epoch_bytes_.
+// A message read in the current epoch (48 bytes). Its value, key and headers follow each
+// other in Engine::Impl::epoch_bytes_, from `value_begin`.
 struct EpochMessage {
   uint32_t source_index;
   int32_t partition;
@@ -59,13 +61,15 @@ struct EpochMessage {
   int64_t timestamp_ms;
   uint64_t value_begin;
   uint32_t value_size;
-  bool has_key;
-  uint64_t key_begin;
   uint32_t key_size;
-  uint64_t headers_begin;
   uint32_t headers_size;
-  int32_t value_slots = -1;  // index into Impl::value_slots_ while its batch runs, or -1
+  int32_t value_slots : 31;  // index into Impl::value_slots_ while its batch runs, or -1
+  uint32_t has_key : 1;
+
+  uint64_t key_begin() const { return value_begin + value_size; }
+  uint64_t headers_begin() const { return key_begin() + key_size; }
 };
+static_assert(sizeof(EpochMessage) == 48);
 
 // One epoch message as routed to one resolver, with the key that resolver uses.
 struct KeyRef {
@@ -142,6 +146,16 @@ struct PendingDeadLetter {
   }
 };
 
+// Asks the kernel to back the 2 MiB-aligned part of [data, data + bytes) with huge pages
+// (transparent huge pages in `madvise` mode): the epoch logs are large, written once per
+// epoch in order, and would otherwise take a page fault every 4 KiB of their first epoch.
+void AdviseHugePages(const void* data, size_t bytes) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
+
 // Bytes appended back to back, addressed by offset: std::string::append is an out-of-line
 // call, and this is three appends per message.
 class ByteArena {
@@ -162,6 +176,7 @@ class ByteArena {
   void Grow(size_t more) {
     capacity_ = std::max<uint64_t>({capacity_ * 2, size_ + more, 1 << 20});
     std::unique_ptr<char[]> grown(new char[capacity_]);
+    AdviseHugePages(grown.get(), capacity_);
     if (size_ > 0) std::memcpy(grown.get(), data_.get(), size_);
     data_ = std::move(grown);
   }
@@ -216,6 +231,15 @@ class Engine::Impl {
     auto started = std::chrono::steady_clock::now();
     run_started_ms_ = WallClockMillis();
     STATEFOLD_RETURN_IF_ERROR(Prepare());
+    // An epoch's logs at their usual size, reserved (not touched) now rather than grown by
+    // copying while the first epoch runs.
+    const size_t epoch_messages = std::min<size_t>(options_.checkpoint_every_messages, 1 << 22);
+    epoch_.reserve(epoch_messages);
+    AdviseHugePages(epoch_.data(), epoch_.capacity() * sizeof(EpochMessage));
+    for (ResolverSlot& r : resolvers_) {
+      r.epoch_keys.reserve(epoch_messages);
+      AdviseHugePages(r.epoch_keys.data(), r.epoch_keys.capacity() * sizeof(KeyRef));
+    }
     last_checkpoint_ = std::chrono::steady_clock::now();
     std::vector<RawRecord> records;
     bool all_at_end = false;
@@ -310,7 +334,7 @@ class Engine::Impl {
     message.timestamp_ms = m.timestamp_ms;
     message.offset = m.offset;
     message.partition = m.partition;
-    message.headers = Bytes(m.headers_begin, m.headers_size);
+    message.headers = Bytes(m.headers_begin(), m.headers_size);
     return message;
   }
 
@@ -350,10 +374,11 @@ class Engine::Impl {
       m.value_begin = epoch_bytes_.Append(decoded.value);
       m.value_size = static_cast<uint32_t>(decoded.value.size());
       m.has_key = decoded.has_key;
-      m.key_begin = epoch_bytes_.Append(decoded.key);
+      epoch_bytes_.Append(decoded.key);
       m.key_size = static_cast<uint32_t>(decoded.key.size());
-      m.headers_begin = epoch_bytes_.Append(decoded.headers);
+      epoch_bytes_.Append(decoded.headers);
       m.headers_size = static_cast<uint32_t>(decoded.headers.size());
+      m.value_slots = -1;
       if (decoded.shape != nullptr) {
         // Views into the batch's records, which outlive this call.
         m.value_slots = static_cast<int32_t>(value_slots_.size());
@@ -380,7 +405,7 @@ class Engine::Impl {
     const size_t batch_keys = r.epoch_keys.size();  // the batch's keys follow
     for (uint32_t i = first; i < end; ++i) {
       const EpochMessage& m = epoch_[i];
-      KeyRef ref{i, m.key_size, m.key_begin};
+      KeyRef ref{i, m.key_size, m.key_begin()};
       if (!spec.key_path.empty()) {
         std::string_view value = Bytes(m.value_begin, m.value_size);
         Status status = decoder_.ExtractKey(value, spec.key_path, &key_scratch_);
@@ -728,7 +753,7 @@ class Engine::Impl {
     if (!key.empty()) {
       AppendJsonString(key, &json);
     } else if (m.has_key) {
-      AppendJsonString(Bytes(m.key_begin, m.key_size), &json);
+      AppendJsonString(Bytes(m.key_begin(), m.key_size), &json);
     } else {
       json += "null";
     }
@@ -743,7 +768,7 @@ class Engine::Impl {
       letter.offset = m.offset;
       letter.resolver = r.spec->name;
       letter.has_key = m.has_key;
-      letter.key.assign(Bytes(m.key_begin, m.key_size));
+      letter.key.assign(Bytes(m.key_begin(), m.key_size));
       letter.value.assign(Bytes(m.value_begin, m.value_size));
       letter.timestamp_ms = m.timestamp_ms;
       letter.error = reason;

@@ -44,7 +44,7 @@ inline uint64_t Mix(uint64_t h) {
 }  // namespace short_bytes
 
 // Byte equality without a call to memcmp for strings of up to sixteen bytes (keys, ids).
-inline bool ShortBytesEqual(std::string_view a, std::string_view b) {
+[[gnu::always_inline]] inline bool ShortBytesEqual(std::string_view a, std::string_view b) {
   const size_t n = a.size();
   if (n != b.size()) return false;
   if (n > 16) return std::memcmp(a.data(), b.data(), n) == 0;

@@ -29,7 +29,7 @@ TEST(JsonShapeTest, LearnsSlotsMembersAndPositions) {
   JsonShape shape;
   ASSERT_TRUE(shape.Learn(kRecord));
   ASSERT_EQ(shape.slot_count(), 8u);
-  const Kind kinds[] = {Kind::kString, Kind::kString, Kind::kString, Kind::kNumber,
+  const Kind kinds[] = {Kind::kString,  Kind::kString, Kind::kString, Kind::kNumber,
                         Kind::kLiteral, Kind::kString, Kind::kNumber, Kind::kNumber};
   for (size_t i = 0; i < 8; ++i) EXPECT_EQ(shape.kind(i), kinds[i]) << i;
   EXPECT_TRUE(shape.is_object());
@@ -114,16 +114,16 @@ TEST(JsonShapeTest, MatchesOnlyTheSameLayoutWithValidValues) {
                            R"({"s": "a b c d e f g h i j k l m n o p q", "n": 0, "b": null})"}) {
     EXPECT_TRUE(shape.Match(same, values)) << same;
   }
-  for (const char* other : {
-           R"({"s": "x", "n": 1, "b": true} )",  // whitespace is layout
-           R"({"s":"x", "n": 1, "b": true})", R"({"t": "x", "n": 1, "b": true})",
-           R"({"s": "x", "n": 1, "b": true, "c": 1})", R"({"s": "x", "n": 1})",
-           R"({"s": "a\"b", "n": 1, "b": true})", "{\"s\": \"a\x01\", \"n\": 1, \"b\": true}",
-           "{\"s\": \"\xc3\xa9\", \"n\": 1, \"b\": true}", R"({"s": 1, "n": 1, "b": true})",
-           R"({"s": "x", "n": 01, "b": true})", R"({"s": "x", "n": 1., "b": true})",
-           R"({"s": "x", "n": -, "b": true})", R"({"s": "x", "n": "1", "b": true})",
-           R"({"s": "x", "n": 1, "b": tru})", R"({"s": "x", "n": 1, "b": 1})",
-           R"({"s": "x", "n": 1, "b": true)", R"({"s": "x)", ""}) {
+  for (const char* other :
+       {R"({"s": "x", "n": 1, "b": true} )",  // whitespace is layout
+        R"({"s":"x", "n": 1, "b": true})", R"({"t": "x", "n": 1, "b": true})",
+        R"({"s": "x", "n": 1, "b": true, "c": 1})", R"({"s": "x", "n": 1})",
+        R"({"s": "a\"b", "n": 1, "b": true})", "{\"s\": \"a\x01\", \"n\": 1, \"b\": true}",
+        "{\"s\": \"\xc3\xa9\", \"n\": 1, \"b\": true}", R"({"s": 1, "n": 1, "b": true})",
+        R"({"s": "x", "n": 01, "b": true})", R"({"s": "x", "n": 1., "b": true})",
+        R"({"s": "x", "n": -, "b": true})", R"({"s": "x", "n": "1", "b": true})",
+        R"({"s": "x", "n": 1, "b": tru})", R"({"s": "x", "n": 1, "b": 1})",
+        R"({"s": "x", "n": 1, "b": true)", R"({"s": "x)", ""}) {
     EXPECT_FALSE(shape.Match(other, values)) << other;
   }
 }
