@@ -121,7 +121,7 @@ struct PendingEntity {
   const std::string* key = nullptr;
   std::vector<PendingValue> values;
 
-  bool Is(std::string_view ns, std::string_view entity) const {
+  [[gnu::always_inline]] bool Is(std::string_view ns, std::string_view entity) const {
     const char* k = key->data();
     return ns.size() == ns_size && key->size() == ns.size() + 1 + entity.size() &&
            ShortBytesEqual(std::string_view(k + ns_size + 1, entity.size()), entity) &&
@@ -166,7 +166,7 @@ class ByteArena {
   uint64_t Append(std::string_view bytes) {
     const uint64_t at = size_;
     if (bytes.size() > capacity_ - size_) Grow(bytes.size());
-    if (!bytes.empty()) std::memcpy(data_.get() + size_, bytes.data(), bytes.size());
+    short_bytes::Copy(data_.get() + size_, bytes.data(), bytes.size());
     size_ += bytes.size();
     return at;
   }
@@ -384,8 +384,9 @@ class Engine::Impl {
         m.value_slots = static_cast<int32_t>(value_slots_.size());
         value_slots_.push_back({decoded.shape->id(), decoded.shape, decoded.value_member,
                                 slot_values_.data() + slot_values_.size()});
-        slot_values_.insert(slot_values_.end(), decoded.slot_values,
-                            decoded.slot_values + decoded.shape->slot_count());
+        for (size_t i = 0; i < decoded.shape->slot_count(); ++i) {
+          slot_values_.push_back(decoded.slot_values[i]);  // within the reserved room
+        }
       }
       epoch_.push_back(m);
     }
@@ -451,7 +452,11 @@ class Engine::Impl {
         if (node == nullptr) return status;
         CacheEntry* entry = &node->value;
         PrefetchLine(entry->state);  // the resolver reads it next
-        if (entry->pending_epoch == epoch_number_) PrefetchLine(entry->pending);
+        if (entry->pending_epoch == epoch_number_) {
+          // The entity and, just before it in the same map node, its key.
+          PrefetchLine(entry->pending);
+          PrefetchLine(reinterpret_cast<const char*>(entry->pending) - sizeof(std::string));
+        }
         r.items.push_back({entry, &node->key, ref.epoch_index});
         r.states.push_back(entry->state);
       } else {
@@ -469,8 +474,7 @@ class Engine::Impl {
       for (size_t j = start; j < start + count; ++j) {
         CacheEntry* entry = r.items[j].entry;
         if (entry != nullptr && entry->pending_epoch == epoch_number_) {
-          const PendingEntity& pending = *entry->pending;
-          PrefetchLine(pending.key->data());
+          const PendingEntity& pending = *entry->pending;  // prefetched with the lookup
           const char* values = reinterpret_cast<const char*>(pending.values.data());
           const size_t bytes = pending.values.size() * sizeof(PendingValue);
           for (size_t at = 0; at < bytes; at += 64) PrefetchLine(values + at);
@@ -586,7 +590,7 @@ class Engine::Impl {
       value->feature = feature;
     }
     if (value->value_json.size() == value_json.size()) {  // often: a count of as many digits
-      std::memcpy(value->value_json.data(), value_json.data(), value_json.size());
+      short_bytes::Copy(value->value_json.data(), value_json.data(), value_json.size());
     } else {
       value->value_json.assign(value_json);
     }
