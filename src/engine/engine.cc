@@ -188,6 +188,8 @@ class ByteArena {
 
 // Messages per resolver call (see RunResolver).
 constexpr size_t kResolverChunk = 256;
+// How many messages ahead of their outputs their pending values are prefetched.
+constexpr size_t kPendingAhead = 16;
 
 int64_t WallClockMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -471,15 +473,6 @@ class Engine::Impl {
       // The resolver runs on chunks of the batch, so that the outputs of a chunk are added
       // while its states and pending entities are still in cache.
       size_t count = std::min(n - start, kResolverChunk);
-      for (size_t j = start; j < start + count; ++j) {
-        CacheEntry* entry = r.items[j].entry;
-        if (entry != nullptr && entry->pending_epoch == epoch_number_) {
-          const PendingEntity& pending = *entry->pending;  // prefetched with the lookup
-          const char* values = reinterpret_cast<const char*>(pending.values.data());
-          const size_t bytes = pending.values.size() * sizeof(PendingValue);
-          for (size_t at = 0; at < bytes; at += 64) PrefetchLine(values + at);
-        }
-      }
       r.output.Clear();
       std::span<const Message> messages(r.messages.data() + start, count);
       std::span<const StateHandle> states(r.states.data() + start, count);
@@ -525,16 +518,29 @@ class Engine::Impl {
     const ResolverOutput& out = r.output;
     int64_t counted = -1;
     const ResolverOutput::FeatureWrite* previous = nullptr;
+    const size_t end = std::min(r.items.size(), base + kResolverChunk);
+    for (size_t j = base; j < std::min(end, base + kPendingAhead); ++j) PrefetchPending(r, j);
     for (const ResolverOutput::FeatureWrite& w : out.writes()) {
       size_t j = base + w.message_index;
       if (j == failed) continue;
       if (static_cast<int64_t>(j) != counted) {
         ++stats_->outputs;
         counted = static_cast<int64_t>(j);
+        if (j + kPendingAhead < end) PrefetchPending(r, j + kPendingAhead);
       }
       AddPending(w, out, SameEntity(previous, w), r.items[j].epoch_index, r.items[j].entry);
       previous = &w;
     }
+  }
+
+  // Prefetches the pending values of batch message j's entity (the entity that its key
+  // wrote last; its PendingEntity was prefetched with the lookup).
+  void PrefetchPending(const ResolverSlot& r, size_t j) const {
+    const CacheEntry* entry = r.items[j].entry;
+    if (entry == nullptr || entry->pending_epoch != epoch_number_) return;
+    const char* values = reinterpret_cast<const char*>(entry->pending->values.data());
+    const size_t bytes = entry->pending->values.size() * sizeof(PendingValue);
+    for (size_t at = 0; at < bytes; at += 64) PrefetchLine(values + at);
   }
 
   // Whether write `w` is for the entity of the write before it in the same output, by
