@@ -85,7 +85,17 @@ inline uint64_t Load64(const char* p) {
 // The first byte in [p, end) that is not a digit, eight at a time.
 inline const char* SkipDigits(const char* p, const char* end) {
   if constexpr (std::endian::native == std::endian::little) {
-    while (end - p >= 8 && AllDigits(Load64(p))) p += 8;
+    while (end - p >= 8) {
+      // A byte is zero in `other` exactly when it is a digit: its high nibble is 3 and
+      // adding 6 does not carry out of its low nibble. A carry out of a byte (>= 0xFA, not a
+      // digit) only reaches the bytes after it.
+      const uint64_t chunk = Load64(p);
+      const uint64_t other =
+          ((chunk & 0xF0F0F0F0F0F0F0F0) ^ 0x3030303030303030) |
+          (((chunk + 0x0606060606060606) & 0xF0F0F0F0F0F0F0F0) ^ 0x3030303030303030);
+      if (other != 0) return p + std::countr_zero(other) / 8;
+      p += 8;
+    }
   }
   while (p < end && IsDigit(*p)) ++p;
   return p;

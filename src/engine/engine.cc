@@ -378,7 +378,7 @@ class Engine::Impl {
       m.has_key = decoded.has_key;
       epoch_bytes_.Append(decoded.key);
       m.key_size = static_cast<uint32_t>(decoded.key.size());
-      epoch_bytes_.Append(decoded.headers);
+      if (!decoded.headers.empty()) epoch_bytes_.Append(decoded.headers);
       m.headers_size = static_cast<uint32_t>(decoded.headers.size());
       m.value_slots = -1;
       if (decoded.shape != nullptr) {
