@@ -9,7 +9,6 @@
 #include "statefold/engine.h"
 
 #include <simdjson.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <charconv>
@@ -146,18 +145,13 @@ struct PendingDeadLetter {
   }
 };
 
-// Asks the kernel to back the 2 MiB-aligned part of [data, data + bytes) with huge pages
-// (transparent huge pages in `madvise` mode): the epoch logs are large, written once per
-// epoch in order, and would otherwise take a page fault every 4 KiB of their first epoch.
-void AdviseHugePages(const void* data, size_t bytes) {
-  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-}
+// The epoch log's bytes reach at most this before a checkpoint is due.
+constexpr uint64_t kEpochBytesLimit = uint64_t{256} << 20;
 
 // Bytes appended back to back, addressed by offset: std::string::append is an out-of-line
-// call, and this is three appends per message.
+// call, and this is three appends per message. The buffer is allocated once at the epoch
+// limit (untouched memory costs nothing until written) and grows only past it, for a
+// message larger than that.
 class ByteArena {
  public:
   const char* data() const { return data_.get(); }
@@ -174,9 +168,8 @@ class ByteArena {
 
  private:
   void Grow(size_t more) {
-    capacity_ = std::max<uint64_t>({capacity_ * 2, size_ + more, 1 << 20});
-    std::unique_ptr<char[]> grown(new char[capacity_]);
-    AdviseHugePages(grown.get(), capacity_);
+    capacity_ = std::max<uint64_t>({capacity_ * 2, size_ + more, kEpochBytesLimit});
+    std::unique_ptr<char[]> grown(new char[capacity_]);  // not initialized: not touched
     if (size_ > 0) std::memcpy(grown.get(), data_.get(), size_);
     data_ = std::move(grown);
   }
@@ -237,11 +230,7 @@ class Engine::Impl {
     // copying while the first epoch runs.
     const size_t epoch_messages = std::min<size_t>(options_.checkpoint_every_messages, 1 << 22);
     epoch_.reserve(epoch_messages);
-    AdviseHugePages(epoch_.data(), epoch_.capacity() * sizeof(EpochMessage));
-    for (ResolverSlot& r : resolvers_) {
-      r.epoch_keys.reserve(epoch_messages);
-      AdviseHugePages(r.epoch_keys.data(), r.epoch_keys.capacity() * sizeof(KeyRef));
-    }
+    for (ResolverSlot& r : resolvers_) r.epoch_keys.reserve(epoch_messages);
     last_checkpoint_ = std::chrono::steady_clock::now();
     std::vector<RawRecord> records;
     bool all_at_end = false;
@@ -318,7 +307,7 @@ class Engine::Impl {
   bool CheckpointDue() const {
     if (messages_since_checkpoint_ == 0) return false;
     return messages_since_checkpoint_ >= options_.checkpoint_every_messages ||
-           epoch_bytes_.size() >= (256u << 20) ||
+           epoch_bytes_.size() >= kEpochBytesLimit ||
            std::chrono::steady_clock::now() - last_checkpoint_ >=
                std::chrono::milliseconds(options_.checkpoint_every_ms);
   }
