@@ -227,8 +227,10 @@ class Engine::Impl {
     run_started_ms_ = WallClockMillis();
     STATEFOLD_RETURN_IF_ERROR(Prepare());
     // An epoch's logs at their usual size, reserved (not touched) now rather than grown by
-    // copying while the first epoch runs.
-    const size_t epoch_messages = std::min<size_t>(options_.checkpoint_every_messages, 1 << 22);
+    // copying while the first epoch runs. A checkpoint falls due after a batch, so an epoch
+    // may run up to one batch per source past its message count.
+    const size_t epoch_messages = std::min<size_t>(
+        options_.checkpoint_every_messages + options_.batch_size * sources_.size(), 1 << 22);
     epoch_.reserve(epoch_messages);
     for (ResolverSlot& r : resolvers_) r.epoch_keys.reserve(epoch_messages);
     last_checkpoint_ = std::chrono::steady_clock::now();
