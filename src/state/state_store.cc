@@ -86,6 +86,8 @@ Status StateStore::Open(const std::string& dir, const Options& options,
   db_options.create_if_missing = writer;
   db_options.create_missing_column_families = writer;
   db_options.max_background_jobs = 2;
+  // One engine writes (one WriteBatch per checkpoint): plain memtable inserts, no CAS.
+  db_options.allow_concurrent_memtable_write = false;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 2;
 
