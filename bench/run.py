@@ -21,7 +21,9 @@ Then the native table, over --native-messages messages and --native-keys keys:
   bare loop                read the file, parse each record with simdjson, update a hash map of
                            the same state type; nothing durable (the in-process ceiling)
 with each row's ratio to the bare loop. Each row runs in its own process, pinned to one core
-with taskset when available.
+with taskset when available. The native rows run --native-rounds times in turn (so that no
+row always runs first) and each keeps its fastest round: single runs of these 3-second rows
+vary by about 10 % on a shared machine.
 """
 
 import argparse
@@ -125,19 +127,35 @@ def native_rows(args):
     module = os.path.join(ROOT, "build", "examples", "login_native", "liblogin_features.so")
     bench = os.path.join(ROOT, "build", "native_bench")
     state_dir = os.path.join(args.work_dir, "native-state")
-    rows = []
-    shutil.rmtree(state_dir, ignore_errors=True)
-    out, wall, rss = measure("statefold-native", [os.path.join(ROOT, ".venv", "bin", "statefold"), "run",
-                                                  module, "--input", events, "--state-dir", state_dir])
-    rows.append(("statefold run liblogin_features.so", float(out.split(" in ")[1].split(" s ")[0]),
-                 wall, rss))
-    shutil.rmtree(state_dir, ignore_errors=True)
-    out, wall, rss = measure("native-engine", [bench, "--input", events, "--state-dir", state_dir,
-                                               "--only", "engine"])
-    rows.append(("native own binary (engine, durable)", float(out.split()[2]), wall, rss))
-    out, wall, rss = measure("bare-loop", [bench, "--input", events, "--only", "bare"])
-    rows.append(("bare loop (simdjson + hash map)", float(out.split()[2]), wall, rss))
-    return rows
+
+    def module_row():
+        shutil.rmtree(state_dir, ignore_errors=True)
+        out, wall, rss = measure("statefold-native", [os.path.join(ROOT, ".venv", "bin", "statefold"), "run",
+                                                      module, "--input", events, "--state-dir", state_dir])
+        return float(out.split(" in ")[1].split(" s ")[0]), wall, rss
+
+    def own_binary_row():
+        shutil.rmtree(state_dir, ignore_errors=True)
+        out, wall, rss = measure("native-engine", [bench, "--input", events, "--state-dir", state_dir,
+                                                   "--only", "engine"])
+        return float(out.split()[2]), wall, rss
+
+    def bare_row():
+        out, wall, rss = measure("bare-loop", [bench, "--input", events, "--only", "bare"])
+        return float(out.split()[2]), wall, rss
+
+    runners = [("statefold run liblogin_features.so", module_row),
+               ("native own binary (engine, durable)", own_binary_row),
+               ("bare loop (simdjson + hash map)", bare_row)]
+    best = {}
+    for round_index in range(args.native_rounds):
+        # Each round starts with another row, so that no row always runs first.
+        for k in range(len(runners)):
+            name, run = runners[(round_index + k) % len(runners)]
+            result = run()
+            if name not in best or result[0] < best[name][0]:
+                best[name] = result
+    return [(name, *best[name]) for name, _ in runners]
 
 
 def print_table(title, messages, rows, base_row, base_name):
@@ -159,6 +177,8 @@ def main():
     p.add_argument("--native-messages", type=int, default=10_000_000)
     p.add_argument("--native-keys", type=int, default=10_000)
     p.add_argument("--no-native", action="store_true", help="skip the native table")
+    p.add_argument("--native-rounds", type=int, default=3,
+                   help="rounds of the native rows; each row keeps its fastest")
     args = p.parse_args()
     os.makedirs(args.work_dir, exist_ok=True)
     events = events_file(args, args.messages, args.keys)
@@ -183,7 +203,8 @@ def main():
     if not args.no_native:
         print()
         print_table(f"native: {args.native_messages:,} messages, {args.native_keys:,} keys (Zipf 1.1), "
-                    "one core", args.native_messages, native_rows(args), 2, "bare loop")
+                    f"one core, best of {args.native_rounds} rounds", args.native_messages,
+                    native_rows(args), 2, "bare loop")
 
 
 if __name__ == "__main__":
