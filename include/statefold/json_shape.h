@@ -120,8 +120,7 @@ class JsonShape {
   };
 
   // Byte equality of short runs without a call: sixteen bytes at a time where 16 bytes
-  // after both runs are readable (kPadded; literal_ is padded), else eight at a time (the
-  // last eight overlapping).
+  // after both runs are readable (kPadded; literal_ is padded), else SameBytes.
   template <bool kPadded>
   static bool Equal(const char* a, const char* b, size_t n) {
 #if defined(__SSE2__)
@@ -138,22 +137,7 @@ class JsonShape {
       }
     }
 #endif
-    if (n >= 8) {
-      for (; n > 8; a += 8, b += 8, n -= 8) {
-        if (Load64(a) != Load64(b)) return false;
-      }
-      return Load64(a + n - 8) == Load64(b + n - 8);
-    }
-    if (n >= 4) return Load32(a) == Load32(b) && Load32(a + n - 4) == Load32(b + n - 4);
-    for (; n > 0; --n) {
-      if (*a++ != *b++) return false;
-    }
-    return true;
-  }
-  static uint32_t Load32(const char* p) {
-    uint32_t x;
-    std::memcpy(&x, p, 4);
-    return x;
+    return SameBytes(a, b, n);
   }
 
   static const char* ScanLiteral(const char* p, const char* end) {

@@ -76,10 +76,32 @@ inline uint64_t EightDigits(uint64_t chunk) {
   return ((chunk & 0x0000FFFF0000FFFF) * 42949672960001) >> 32;
 }
 
+// Unaligned loads of eight and four bytes.
 inline uint64_t Load64(const char* p) {
   uint64_t chunk;
   std::memcpy(&chunk, p, 8);
   return chunk;
+}
+inline uint32_t Load32(const char* p) {
+  uint32_t chunk;
+  std::memcpy(&chunk, p, 4);
+  return chunk;
+}
+
+// Byte equality of short runs (member names, keys, ids) without a call to memcmp: eight
+// bytes at a time, the last eight overlapping, shorter runs in overlapping words.
+[[gnu::always_inline]] inline bool SameBytes(const char* a, const char* b, size_t n) {
+  if (n >= 8) {
+    for (; n > 8; a += 8, b += 8, n -= 8) {
+      if (Load64(a) != Load64(b)) return false;
+    }
+    return Load64(a + n - 8) == Load64(b + n - 8);
+  }
+  if (n >= 4) return Load32(a) == Load32(b) && Load32(a + n - 4) == Load32(b + n - 4);
+  for (; n > 0; --n) {
+    if (*a++ != *b++) return false;
+  }
+  return true;
 }
 
 // The first byte in [p, end) that is not a digit, eight at a time.
@@ -120,8 +142,8 @@ inline const char* ScanNumber(const char* p, const char* end) {
   return p;
 }
 
-// A whole JSON number token (as ScanNumber ends it) as Scanner::ReadInteger reads it:
-// -?(0|[1-9][0-9]{0,17}), so false for fractions, exponents and more than 18 digits.
+// A whole JSON number token (as ScanNumber ends it) as an integer -?(0|[1-9][0-9]{0,17}):
+// false for fractions, exponents and more than 18 digits.
 inline bool ParseInteger(std::string_view token, int64_t* value) {
   const char* p = token.data();
   const char* const end = p + token.size();
@@ -190,24 +212,13 @@ class Scanner {
   // An integer -?(0|[1-9][0-9]{0,17}) (no fraction or exponent); *token views its text.
   bool ReadInteger(int64_t* value, std::string_view* token) {
     Peek();
-    const char* p = p_;
-    const bool negative = p < end_ && *p == '-';
-    if (negative) ++p;
-    if (p == end_ || !IsDigit(*p)) return false;
-    uint64_t magnitude = 0;
-    if (*p == '0') {
-      ++p;
-    } else {
-      const char* digits = p;
-      for (unsigned digit; p < end_ && (digit = unsigned(*p - '0')) <= 9; ++p) {
-        magnitude = magnitude * 10 + digit;
-      }
-      if (p - digits > 18) return false;
-    }
-    if (p < end_ && (IsDigit(*p) || *p == '.' || *p == 'e' || *p == 'E')) return false;
-    *value = negative ? -static_cast<int64_t>(magnitude) : static_cast<int64_t>(magnitude);
-    *token = std::string_view(p_, static_cast<size_t>(p - p_));
-    p_ = p;
+    const char* end = ScanNumber(p_, end_);
+    // A number, not followed by a digit (as after a leading zero: `01`), that is an integer.
+    if (end == nullptr || (end < end_ && IsDigit(*end))) return false;
+    const std::string_view text(p_, static_cast<size_t>(end - p_));
+    if (!ParseInteger(text, value)) return false;
+    *token = text;
+    p_ = end;
     return true;
   }
 

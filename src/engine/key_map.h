@@ -15,23 +15,17 @@
 #include <vector>
 
 #include "statefold/prefetch.h"
+#include "statefold/small_json.h"
 
 namespace statefold {
 namespace short_bytes {
 
-inline uint64_t Load8(const char* p) {
-  uint64_t word;
-  std::memcpy(&word, p, 8);
-  return word;
-}
-inline uint64_t Load4(const char* p) {
-  uint32_t word;
-  std::memcpy(&word, p, 4);
-  return word;
-}
+using small_json::Load32;
+using small_json::Load64;
+
 // The n < 8 bytes at p as one word, without a call: different bytes, different words.
 [[gnu::always_inline]] inline uint64_t LoadTail(const char* p, size_t n) {
-  if (n >= 4) return Load4(p) | (Load4(p + n - 4) << 32);
+  if (n >= 4) return Load32(p) | (uint64_t{Load32(p + n - 4)} << 32);
   if (n == 0) return 0;
   const auto byte = [p](size_t i) { return uint64_t{static_cast<unsigned char>(p[i])}; };
   return byte(0) | (byte(n / 2) << 8) | (byte(n - 1) << 16);
@@ -60,7 +54,7 @@ inline uint64_t Mix(uint64_t h) {
     std::memcpy(to + n - 16, &a, 8);
     std::memcpy(to + n - 8, &b, 8);
   } else if (n >= 8) {
-    const uint64_t a = Load8(from), b = Load8(from + n - 8);
+    const uint64_t a = Load64(from), b = Load64(from + n - 8);
     std::memcpy(to, &a, 8);
     std::memcpy(to + n - 8, &b, 8);
   } else if (n >= 4) {
@@ -76,16 +70,9 @@ inline uint64_t Mix(uint64_t h) {
 
 }  // namespace short_bytes
 
-// Byte equality without a call to memcmp for strings of up to sixteen bytes (keys, ids).
+// Key equality without a call to memcmp (keys are short).
 [[gnu::always_inline]] inline bool ShortBytesEqual(std::string_view a, std::string_view b) {
-  const size_t n = a.size();
-  if (n != b.size()) return false;
-  if (n > 16) return std::memcmp(a.data(), b.data(), n) == 0;
-  using short_bytes::Load8, short_bytes::LoadTail;
-  if (n >= 8) {
-    return Load8(a.data()) == Load8(b.data()) && Load8(a.data() + n - 8) == Load8(b.data() + n - 8);
-  }
-  return LoadTail(a.data(), n) == LoadTail(b.data(), n);
+  return a.size() == b.size() && small_json::SameBytes(a.data(), b.data(), a.size());
 }
 
 template <class V>
@@ -110,11 +97,11 @@ class KeyMap {
   // Inline (keys are short): eight bytes at a time through a multiply-xorshift, then
   // MurmurHash3's finalizer, so that the low bits the slot index takes are well mixed.
   static uint64_t Hash(std::string_view key) {
-    using short_bytes::Load8, short_bytes::LoadTail, short_bytes::Mix;
+    using short_bytes::Load64, short_bytes::LoadTail, short_bytes::Mix;
     const char* p = key.data();
     size_t n = key.size();
     uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-    for (; n >= 8; p += 8, n -= 8) h = Mix(h ^ Load8(p));
+    for (; n >= 8; p += 8, n -= 8) h = Mix(h ^ Load64(p));
     if (n > 0) h = Mix(h ^ LoadTail(p, n));
     h ^= h >> 33;
     h *= 0xFF51AFD7ED558CCDull;
