@@ -17,13 +17,13 @@
 #include <string>
 #include <vector>
 
+#include "statefold/feature_value.h"
 #include "statefold/resolver.h"
 #include "statefold/status.h"
 
 namespace statefold {
 
 class Source;
-struct FeatureWrite;
 
 struct EngineOptions {
   std::string state_dir = ".statefold";
@@ -41,7 +41,7 @@ struct EngineOptions {
   // Each checkpoint also stores the run's metrics (counters, positions, lag, checkpoint
   // time) as JSON under the metadata key "status", for `statefold status`.
   // Called for each feature value as its checkpoint commits (tests and tooling).
-  std::function<void(const FeatureWrite&)> on_committed_feature;
+  std::function<void(const FeatureValue&)> on_committed_feature;
 };
 
 struct RunStats {

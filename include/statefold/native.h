@@ -879,17 +879,18 @@ class NativeResolver final : public Resolver {
     }
   }
 
-  StateHandle NewState() override {
+  Status NewState(StateHandle* state) override {
     if constexpr (kStateful) {
-      return new StateType(initial_);
+      *state = new StateType(initial_);
     } else {
-      return nullptr;
+      *state = nullptr;
     }
+    return Status::Ok();
   }
   Status DecodeState(std::string_view bytes, StateHandle* state) override {
     if constexpr (kStateful) {
       auto value = std::make_unique<StateType>(initial_);
-      StateReader in(bytes);
+      ByteReader in(bytes);
       if (!codec::Decode(&in, value.get()) || !in.AtEnd()) {
         return Status::Corruption("stored state does not decode as " +
                                   std::string(reflect::DescriptionOf<StateType>().name));
@@ -904,7 +905,7 @@ class NativeResolver final : public Resolver {
   }
   Status EncodeState(StateHandle state, std::string* out) override {
     if constexpr (kStateful) {
-      StateWriter writer(out);
+      ByteWriter writer(out);
       codec::Encode(*static_cast<const StateType*>(state), &writer);
       return Status::Ok();
     } else {

@@ -59,11 +59,11 @@ void AppendSchema(std::string* out) {
   Traits<T>::AppendSchema(out);
 }
 template <class T>
-void Encode(const T& value, StateWriter* out) {
+void Encode(const T& value, ByteWriter* out) {
   Traits<T>::Encode(value, out);
 }
 template <class T>
-bool Decode(StateReader* in, T* value) {
+bool Decode(ByteReader* in, T* value) {
   return Traits<T>::Decode(in, value);
 }
 
@@ -74,11 +74,11 @@ struct Traits<std::optional<T>> {
     codec::AppendSchema<T>(out);
     out->push_back('}');
   }
-  static void Encode(const std::optional<T>& v, StateWriter* out) {
+  static void Encode(const std::optional<T>& v, ByteWriter* out) {
     out->WriteBool(v.has_value());
     if (v) codec::Encode(*v, out);
   }
-  static bool Decode(StateReader* in, std::optional<T>* v) {
+  static bool Decode(ByteReader* in, std::optional<T>* v) {
     bool present;
     if (!in->ReadBool(&present)) return false;
     if (!present) {
@@ -93,15 +93,15 @@ struct Traits<std::optional<T>> {
 template <>
 struct Traits<bool> {
   static void AppendSchema(std::string* out) { out->append(R"({"kind":"bool"})"); }
-  static void Encode(bool v, StateWriter* out) { out->WriteBool(v); }
-  static bool Decode(StateReader* in, bool* v) { return in->ReadBool(v); }
+  static void Encode(bool v, ByteWriter* out) { out->WriteBool(v); }
+  static bool Decode(ByteReader* in, bool* v) { return in->ReadBool(v); }
 };
 
 template <class T>
 requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) struct Traits<T> {
   static void AppendSchema(std::string* out) { out->append(R"({"kind":"int"})"); }
-  static void Encode(T v, StateWriter* out) { out->WriteInt(static_cast<int64_t>(v)); }
-  static bool Decode(StateReader* in, T* v) {
+  static void Encode(T v, ByteWriter* out) { out->WriteInt(static_cast<int64_t>(v)); }
+  static bool Decode(ByteReader* in, T* v) {
     int64_t raw;
     if (!in->ReadInt(&raw)) return false;
     *v = static_cast<T>(raw);
@@ -113,8 +113,8 @@ template <class T>
 requires std::is_floating_point_v<T>
 struct Traits<T> {
   static void AppendSchema(std::string* out) { out->append(R"({"kind":"float"})"); }
-  static void Encode(T v, StateWriter* out) { out->WriteFloat(static_cast<double>(v)); }
-  static bool Decode(StateReader* in, T* v) {
+  static void Encode(T v, ByteWriter* out) { out->WriteFloat(static_cast<double>(v)); }
+  static bool Decode(ByteReader* in, T* v) {
     double raw;
     if (!in->ReadFloat(&raw)) return false;
     *v = static_cast<T>(raw);
@@ -125,8 +125,8 @@ struct Traits<T> {
 template <>
 struct Traits<std::string> {
   static void AppendSchema(std::string* out) { out->append(R"({"kind":"str"})"); }
-  static void Encode(const std::string& v, StateWriter* out) { out->WriteString(v); }
-  static bool Decode(StateReader* in, std::string* v) {
+  static void Encode(const std::string& v, ByteWriter* out) { out->WriteString(v); }
+  static bool Decode(ByteReader* in, std::string* v) {
     std::string_view view;
     if (!in->ReadString(&view)) return false;
     v->assign(view);
@@ -137,8 +137,8 @@ struct Traits<std::string> {
 template <>
 struct Traits<Bytes> {
   static void AppendSchema(std::string* out) { out->append(R"({"kind":"bytes"})"); }
-  static void Encode(const Bytes& v, StateWriter* out) { out->WriteString(v); }
-  static bool Decode(StateReader* in, Bytes* v) {
+  static void Encode(const Bytes& v, ByteWriter* out) { out->WriteString(v); }
+  static bool Decode(ByteReader* in, Bytes* v) {
     std::string_view view;
     if (!in->ReadString(&view)) return false;
     v->assign(view);
@@ -151,13 +151,13 @@ template <class Duration>
 struct Traits<std::chrono::sys_time<Duration>> {
   using TimePoint = std::chrono::sys_time<Duration>;
   static void AppendSchema(std::string* out) { out->append(R"({"kind":"datetime"})"); }
-  static void Encode(const TimePoint& v, StateWriter* out) {
+  static void Encode(const TimePoint& v, ByteWriter* out) {
     out->WriteBool(true);
     out->WriteInt(0);
     out->WriteInt(
         std::chrono::duration_cast<std::chrono::microseconds>(v.time_since_epoch()).count());
   }
-  static bool Decode(StateReader* in, TimePoint* v) {
+  static bool Decode(ByteReader* in, TimePoint* v) {
     bool aware;
     int64_t offset_seconds = 0, micros;
     if (!in->ReadBool(&aware) || (aware && !in->ReadInt(&offset_seconds)) ||
@@ -180,11 +180,11 @@ struct SequenceTraits {
     codec::AppendSchema<Item>(out);
     out->push_back('}');
   }
-  static void Encode(const C& v, StateWriter* out) {
+  static void Encode(const C& v, ByteWriter* out) {
     out->WriteVarint(v.size());
     for (const Item& item : v) codec::Encode(item, out);
   }
-  static bool Decode(StateReader* in, C* v) {
+  static bool Decode(ByteReader* in, C* v) {
     uint64_t count;
     if (!in->ReadCount(&count)) return false;
     v->clear();
@@ -231,14 +231,14 @@ struct DictTraits {
     codec::AppendSchema<Value>(out);
     out->push_back('}');
   }
-  static void Encode(const M& v, StateWriter* out) {
+  static void Encode(const M& v, ByteWriter* out) {
     out->WriteVarint(v.size());
     for (const auto& [key, value] : v) {
       codec::Encode(key, out);
       codec::Encode(value, out);
     }
   }
-  static bool Decode(StateReader* in, M* v) {
+  static bool Decode(ByteReader* in, M* v) {
     uint64_t count;
     if (!in->ReadCount(&count)) return false;
     v->clear();
@@ -266,21 +266,21 @@ struct Traits<std::tuple<T...>> {
     ((out->append(first ? "" : ","), first = false, codec::AppendSchema<T>(out)), ...);
     out->append("]}");
   }
-  static void Encode(const std::tuple<T...>& v, StateWriter* out) {
+  static void Encode(const std::tuple<T...>& v, ByteWriter* out) {
     std::apply([&](const auto&... item) { (codec::Encode(item, out), ...); }, v);
   }
-  static bool Decode(StateReader* in, std::tuple<T...>* v) {
+  static bool Decode(ByteReader* in, std::tuple<T...>* v) {
     return std::apply([&](auto&... item) { return (codec::Decode(in, &item) && ...); }, *v);
   }
 };
 template <class A, class B>
 struct Traits<std::pair<A, B>> {
   static void AppendSchema(std::string* out) { Traits<std::tuple<A, B>>::AppendSchema(out); }
-  static void Encode(const std::pair<A, B>& v, StateWriter* out) {
+  static void Encode(const std::pair<A, B>& v, ByteWriter* out) {
     codec::Encode(v.first, out);
     codec::Encode(v.second, out);
   }
-  static bool Decode(StateReader* in, std::pair<A, B>* v) {
+  static bool Decode(ByteReader* in, std::pair<A, B>* v) {
     return codec::Decode(in, &v->first) && codec::Decode(in, &v->second);
   }
 };
@@ -304,11 +304,11 @@ struct Traits<T> {
     });
     out->append("]}");
   }
-  static void Encode(const T& v, StateWriter* out) {
+  static void Encode(const T& v, ByteWriter* out) {
     out->WriteVarint(reflect::FieldCount<T>());
     reflect::ForEachField<T>([&](const auto& field) { codec::Encode(v.*field.member, out); });
   }
-  static bool Decode(StateReader* in, T* v) {
+  static bool Decode(ByteReader* in, T* v) {
     uint64_t count;
     if (!in->ReadVarint(&count) || count != reflect::FieldCount<T>()) return false;
     return reflect::ForEachFieldIndexed<T>(

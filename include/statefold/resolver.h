@@ -34,7 +34,7 @@ struct Message {
   int64_t timestamp_ms = 0;
   int64_t offset = 0;  // position in its source partition
   int32_t partition = 0;
-  // Kafka record headers, encoded with the state codec's primitives (state_codec.h) as
+  // Kafka record headers, encoded with ByteWriter (statefold/coding.h) as
   // repeated (str name, bool has_value, [str value]). Empty when there are none.
   std::string_view headers;
   // Set for some messages of JSON Lines sources (nullptr otherwise); an optional shortcut
@@ -49,7 +49,7 @@ using StateHandle = void*;
 // an output costs an append into reused buffers.
 class ResolverOutput {
  public:
-  struct FeatureWrite {
+  struct OutputValue {
     uint32_t message_index;        // index into the batch
     std::string_view ns, feature;  // owned by the resolver (see StartEntity)
     uint32_t entity_begin, entity_size;
@@ -68,7 +68,7 @@ class ResolverOutput {
   // Clear): `format(std::string* out)` appends the value's JSON text to *out.
   template <class Format>
   void AddValue(std::string_view feature, Format&& format) {
-    FeatureWrite& w = writes_.emplace_back();
+    OutputValue& w = writes_.emplace_back();
     w.message_index = entity_index_;
     w.ns = entity_ns_;
     w.feature = feature;
@@ -112,7 +112,7 @@ class ResolverOutput {
     interrupted_ = false;
     failure_.clear();
   }
-  const std::vector<FeatureWrite>& writes() const { return writes_; }
+  const std::vector<OutputValue>& writes() const { return writes_; }
   std::string_view View(uint32_t begin, uint32_t size) const {
     return std::string_view(bytes_.data() + begin, size);  // REQUIRES: a range of a write
   }
@@ -130,7 +130,7 @@ class ResolverOutput {
   }
 
   std::string bytes_;
-  std::vector<FeatureWrite> writes_;
+  std::vector<OutputValue> writes_;
   uint32_t entity_index_ = 0;  // of the last StartEntity
   std::string_view entity_ns_;
   uint32_t entity_begin_ = 0, entity_size_ = 0;
@@ -163,8 +163,9 @@ class Resolver {
   virtual size_t RunBatch(std::span<const Message> messages, std::span<const StateHandle> states,
                           ResolverOutput* output) = 0;
 
-  // A fresh initial state for a new key, never shared with another key.
-  virtual StateHandle NewState() = 0;
+  // Sets *state to a fresh initial state for a new key, never shared with another key. Fails
+  // only when the resolver cannot build one (out of memory); the engine then stops the run.
+  virtual Status NewState(StateHandle* state) = 0;
   // Decodes committed state bytes (written by EncodeState of this schema) into a live object.
   virtual Status DecodeState(std::string_view bytes, StateHandle* state) = 0;
   // Appends the encoding of `state` to `out`. Fails when the state no longer fits its schema.

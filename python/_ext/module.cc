@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "native/native_module.h"
+#include "online/online_store.h"
 #include "python_codec.h"
 #include "python_resolver.h"
 #include "serve/feature_service.h"
@@ -18,7 +19,6 @@
 #include "source/kafka_source.h"
 #include "state/state_inspector.h"
 #include "statefold/engine.h"
-#include "store/online_store.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -169,7 +169,7 @@ nb::dict Run(const std::string& state_dir, nb::list sources, nb::list resolver_s
     return stop_type != nullptr;
   };
   if (!on_feature.is_none()) {
-    engine_options.on_committed_feature = [&on_feature](const FeatureWrite& w) {
+    engine_options.on_committed_feature = [&on_feature](const FeatureValue& w) {
       on_feature(nb::str(w.ns.data(), w.ns.size()), nb::str(w.entity_id.data(), w.entity_id.size()),
                  nb::str(w.feature.data(), w.feature.size()),
                  nb::str(w.value_json.data(), w.value_json.size()), w.time_ms, w.offset);
@@ -311,9 +311,9 @@ NB_MODULE(_ext, m) {
            })
       .def("status",
            [](StateInspector& self) {
-             std::string json;
-             Check(self.RunStatus(&json));
-             return json;
+             RunStatus status;
+             Check(self.ReadRunStatus(&status));
+             return status.ToJson();
            })
       .def("dead_letters", [](StateInspector& self, size_t limit) {
         std::vector<std::string> records;

@@ -136,9 +136,9 @@ std::string PythonErrorText() {
   return text;
 }
 
-Status EncodeNode(const PyTypeNode& node, PyObject* value, StateWriter& w, std::string* path);
+Status EncodeNode(const PyTypeNode& node, PyObject* value, ByteWriter& w, std::string* path);
 
-Status EncodeItems(const PyTypeNode& item, PyObject* iterable, StateWriter& w, std::string* path) {
+Status EncodeItems(const PyTypeNode& item, PyObject* iterable, ByteWriter& w, std::string* path) {
   PyObject* iterator = PyObject_GetIter(iterable);
   if (iterator == nullptr) return Status::InvalidArgument(PythonErrorText());
   Py_ssize_t index = 0;
@@ -156,7 +156,7 @@ Status EncodeItems(const PyTypeNode& item, PyObject* iterable, StateWriter& w, s
   return status;
 }
 
-Status EncodeNode(const PyTypeNode& node, PyObject* value, StateWriter& w, std::string* path) {
+Status EncodeNode(const PyTypeNode& node, PyObject* value, ByteWriter& w, std::string* path) {
   switch (node.kind) {
     case SchemaKind::kBool:
       if (!PyBool_Check(value)) return Mismatch(node, value);
@@ -370,7 +370,7 @@ Status Malformed(const PyTypeNode& node) {
   return Status::Corruption("state bytes are malformed while reading " + node.type_name);
 }
 
-Status DecodeNode(const PyTypeNode& node, StateReader& r, PyObject** out) {
+Status DecodeNode(const PyTypeNode& node, ByteReader& r, PyObject** out) {
   *out = nullptr;
   switch (node.kind) {
     case SchemaKind::kBool: {
@@ -728,7 +728,7 @@ Status AppendJsonValue(PyObject* value, std::string* out) {
 PythonCodec::PythonCodec(nb::handle description) { BuildNode(description, &root_); }
 
 Status PythonCodec::Encode(PyObject* value, std::string* out) const {
-  StateWriter writer(out);
+  ByteWriter writer(out);
   std::string path;
   Status status = EncodeNode(root_, value, writer, &path);
   if (status.ok() || path.empty()) return status;
@@ -759,7 +759,7 @@ Status PythonCodec::CheckShallow(PyObject* value) const {
 }
 
 Status PythonCodec::Decode(std::string_view payload, nb::object* value) const {
-  StateReader reader(payload);
+  ByteReader reader(payload);
   PyObject* result;
   STATEFOLD_RETURN_IF_ERROR(DecodeNode(root_, reader, &result));
   *value = nb::steal(result);

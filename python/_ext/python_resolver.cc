@@ -4,7 +4,7 @@
 
 #include <charconv>
 
-#include "statefold/state_codec.h"
+#include "statefold/coding.h"
 
 namespace statefold::python {
 namespace {
@@ -24,7 +24,7 @@ PyObject* TakeException() {
 // its last value).
 PyObject* HeadersDict(std::string_view encoded) {
   PyObject* dict = PyDict_New();
-  StateReader reader(encoded);
+  ByteReader reader(encoded);
   while (dict != nullptr && !reader.AtEnd()) {
     std::string_view name, bytes;
     bool present;
@@ -283,17 +283,17 @@ bool PythonResolver::TakeInterrupt(nb::object* exception) {
   return true;
 }
 
-StateHandle PythonResolver::NewState() {
-  nb::object state;
-  Status status = codec_->Decode(
-      std::string_view(config_.initial_state.c_str(), config_.initial_state.size()), &state);
-  if (!status.ok()) {
-    // The initial payload was encoded and checked at definition time, so this cannot fail
-    // short of memory exhaustion.
-    throw std::runtime_error("cannot create the initial state of " + config_.spec.name + ": " +
-                             status.ToString());
-  }
-  return state.release().ptr();
+Status PythonResolver::NewState(StateHandle* state) {
+  // The initial payload was encoded and checked at definition time, so this fails only when
+  // memory runs out.
+  nb::object value;
+  STATEFOLD_RETURN_IF_ERROR(
+      codec_
+          ->Decode(std::string_view(config_.initial_state.c_str(), config_.initial_state.size()),
+                   &value)
+          .WithContext("cannot create the initial state of " + config_.spec.name));
+  *state = value.release().ptr();
+  return Status::Ok();
 }
 
 Status PythonResolver::DecodeState(std::string_view bytes, StateHandle* state) {

@@ -53,7 +53,7 @@ class PythonResolver : public Resolver {
   const ResolverSpec& spec() const override { return config_.spec; }
   size_t RunBatch(std::span<const Message> messages, std::span<const StateHandle> states,
                   ResolverOutput* output) override;
-  StateHandle NewState() override;
+  Status NewState(StateHandle* state) override;
   Status DecodeState(std::string_view bytes, StateHandle* state) override;
   Status EncodeState(StateHandle state, std::string* out) override;
   void ReleaseState(StateHandle state) override;

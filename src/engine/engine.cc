@@ -24,13 +24,15 @@
 
 #include "decode/record_decoder.h"
 #include "engine/key_map.h"
-#include "state/state_schema.h"
+#include "online/online_store.h"
+#include "state/run_status.h"
+#include "state/state_layout.h"
 #include "state/state_store.h"
+#include "statefold/json_text.h"
 #include "statefold/prefetch.h"
 #include "statefold/source.h"
 #include "statefold/state_codec.h"
 #include "statefold/string_hash.h"
-#include "store/online_store.h"
 
 namespace statefold {
 namespace {
@@ -276,10 +278,12 @@ class Engine::Impl {
       }
       std::string value;
       bool found;
-      STATEFOLD_RETURN_IF_ERROR(store_->GetMeta("keys/" + spec.name, &value, &found));
+      STATEFOLD_RETURN_IF_ERROR(
+          store_->GetMeta(state_layout::KeyCountKey(spec.name), &value, &found));
       r.keys = found ? std::stoull(value) : 0;
       if (!spec.stateful) continue;
-      STATEFOLD_RETURN_IF_ERROR(store_->GetMeta("schema/" + spec.name, &value, &found));
+      STATEFOLD_RETURN_IF_ERROR(
+          store_->GetMeta(state_layout::SchemaKey(spec.name), &value, &found));
       if (!found) {
         r.schema_pending = true;
       } else if (value != spec.state_schema) {
@@ -301,7 +305,7 @@ class Engine::Impl {
     }
     std::string value;
     bool found;
-    STATEFOLD_RETURN_IF_ERROR(store_->GetMeta("dead_letters/next", &value, &found));
+    STATEFOLD_RETURN_IF_ERROR(store_->GetMeta(state_layout::kNextDeadLetterKey, &value, &found));
     next_dead_letter_ = found ? std::stoull(value) : 0;
     return Status::Ok();
   }
@@ -508,10 +512,10 @@ class Engine::Impl {
   void AddOutputs(ResolverSlot& r, size_t base, size_t failed) {
     const ResolverOutput& out = r.output;
     int64_t counted = -1;
-    const ResolverOutput::FeatureWrite* previous = nullptr;
+    const ResolverOutput::OutputValue* previous = nullptr;
     const size_t end = std::min(r.items.size(), base + kResolverChunk);
     for (size_t j = base; j < std::min(end, base + kPendingAhead); ++j) PrefetchPending(r, j);
-    for (const ResolverOutput::FeatureWrite& w : out.writes()) {
+    for (const ResolverOutput::OutputValue& w : out.writes()) {
       size_t j = base + w.message_index;
       if (j == failed) continue;
       if (static_cast<int64_t>(j) != counted) {
@@ -536,8 +540,8 @@ class Engine::Impl {
 
   // Whether write `w` is for the entity of the write before it in the same output, by
   // construction (one StartEntity), so its entity need not be compared again.
-  static bool SameEntity(const ResolverOutput::FeatureWrite* previous,
-                         const ResolverOutput::FeatureWrite& w) {
+  static bool SameEntity(const ResolverOutput::OutputValue* previous,
+                         const ResolverOutput::OutputValue& w) {
     return previous != nullptr && previous->entity_begin == w.entity_begin &&
            previous->entity_size == w.entity_size && previous->ns.data() == w.ns.data();
   }
@@ -546,8 +550,8 @@ class Engine::Impl {
   // key (nullptr for stateless resolvers), used as a hint to find the entity; `order` is the
   // message's epoch index.
   // `same_entity`: the entity is that of the previous call's write (see SameEntity).
-  void AddPending(const ResolverOutput::FeatureWrite& w, const ResolverOutput& out,
-                  bool same_entity, uint64_t order, CacheEntry* entry) {
+  void AddPending(const ResolverOutput::OutputValue& w, const ResolverOutput& out, bool same_entity,
+                  uint64_t order, CacheEntry* entry) {
     std::string_view ns = w.ns, feature = w.feature;
     std::string_view entity = out.View(w.entity_begin, w.entity_size);
     std::string_view value_json = out.View(w.value_begin, w.value_size);
@@ -627,8 +631,7 @@ class Engine::Impl {
     }
     entry->committed = found;
     if (!found) {
-      entry->state = r.resolver->NewState();
-      return Status::Ok();
+      return r.resolver->NewState(&entry->state);
     }
     uint32_t version;
     std::string_view payload;
@@ -698,8 +701,8 @@ class Engine::Impl {
           }
         }
         if (!restart) {
-          const ResolverOutput::FeatureWrite* previous = nullptr;
-          for (const ResolverOutput::FeatureWrite& w : output.writes()) {
+          const ResolverOutput::OutputValue* previous = nullptr;
+          for (const ResolverOutput::OutputValue& w : output.writes()) {
             size_t j = start + w.message_index;
             AddPending(w, output, SameEntity(previous, w), replay_indexes[j], entry);
             previous = &w;
@@ -785,7 +788,7 @@ class Engine::Impl {
     for (ResolverSlot& r : resolvers_) {
       const std::string& name = r.spec->name;
       if (r.schema_pending) {
-        batch.PutMeta("schema/" + name, r.spec->state_schema);
+        batch.PutMeta(state_layout::SchemaKey(name), r.spec->state_schema);
         r.schema_pending = false;
       }
       // Sorted, because RocksDB's memtable inserts keys in order far faster than at random.
@@ -815,7 +818,7 @@ class Engine::Impl {
       }
       r.dirty.clear();
       if (r.keys_changed) {
-        batch.PutMeta("keys/" + name, std::to_string(r.keys));
+        batch.PutMeta(state_layout::KeyCountKey(name), std::to_string(r.keys));
         r.keys_changed = false;
       }
     }
@@ -826,14 +829,14 @@ class Engine::Impl {
     for (auto& [key, entity] : pending_) entities.push_back(&entity);
     std::sort(entities.begin(), entities.end(),
               [](const PendingEntity* a, const PendingEntity* b) { return *a->key < *b->key; });
-    std::vector<FeatureWrite> writes;
+    std::vector<FeatureValue> writes;
     writes.reserve(pending_.size() * 2);
     for (PendingEntity* entity : entities) {
       std::sort(entity->values.begin(), entity->values.end(),
                 [](const PendingValue& a, const PendingValue& b) { return a.feature < b.feature; });
       std::string_view k(*entity->key);
       for (const PendingValue& v : entity->values) {
-        FeatureWrite w;
+        FeatureValue w;
         w.ns = k.substr(0, entity->ns_size);
         w.entity_id = k.substr(entity->ns_size + 1);
         w.feature = v.feature;
@@ -865,10 +868,10 @@ class Engine::Impl {
       }
     }
     if (next_dead_letter_ != first_dead_letter) {
-      batch.PutMeta("dead_letters/next", std::to_string(next_dead_letter_));
+      batch.PutMeta(state_layout::kNextDeadLetterKey, std::to_string(next_dead_letter_));
     }
     for (auto& source : sources_) batch.PutPositions(source->name(), source->Positions());
-    batch.PutMeta("status", StatusJson());
+    batch.PutMeta(state_layout::kRunStatusKey, CurrentRunStatus().ToJson());
     auto commit_started = std::chrono::steady_clock::now();
     STATEFOLD_RETURN_IF_ERROR(store_->Commit(&batch));
     last_commit_ms_ =
@@ -877,7 +880,7 @@ class Engine::Impl {
     ++stats_->checkpoints;
     for (auto& source : sources_) source->Committed(source->Positions());
     if (options_.on_committed_feature) {
-      for (const FeatureWrite& w : writes) options_.on_committed_feature(w);
+      for (const FeatureValue& w : writes) options_.on_committed_feature(w);
     }
     pending_.clear();
     last_entity_ = nullptr;
@@ -896,43 +899,28 @@ class Engine::Impl {
   }
 
   // The run's metrics as stored with each checkpoint (see EngineOptions).
-  std::string StatusJson() const {
-    auto number = [](double v) {
-      char buffer[32];
-      return std::string(buffer, std::to_chars(buffer, buffer + sizeof buffer, v).ptr);
-    };
-    std::string json = "{\"updated_ms\":" + std::to_string(WallClockMillis()) +
-                       ",\"run\":{\"started_ms\":" + std::to_string(run_started_ms_) +
-                       ",\"messages\":" + std::to_string(stats_->messages) +
-                       ",\"outputs\":" + std::to_string(stats_->outputs) +
-                       ",\"resolver_errors\":" + std::to_string(stats_->resolver_errors) +
-                       ",\"dead_letters\":" + std::to_string(stats_->dead_letters) +
-                       ",\"checkpoints\":" + std::to_string(stats_->checkpoints + 1) +
-                       ",\"last_checkpoint_commit_ms\":" + number(last_commit_ms_) +
-                       "},\"sources\":{";
-    for (size_t s = 0; s < sources_.size(); ++s) {
-      if (s > 0) json += ",";
-      AppendJsonString(sources_[s]->name(), &json);
-      json +=
-          ":{\"skipped_late\":" + std::to_string(sources_[s]->SkippedLate()) + ",\"partitions\":{";
-      bool first = true;
-      for (const SourcePosition& p : sources_[s]->Positions()) {
-        if (!first) json += ",";
-        first = false;
-        int64_t lag = sources_[s]->Lag(p.partition, p.next_offset);
-        json += "\"" + std::to_string(p.partition) +
-                "\":{\"next_offset\":" + std::to_string(p.next_offset) +
-                ",\"lag\":" + (lag < 0 ? std::string("null") : std::to_string(lag)) + "}";
+  RunStatus CurrentRunStatus() const {
+    RunStatus status;
+    status.updated_ms = WallClockMillis();
+    status.started_ms = run_started_ms_;
+    status.messages = stats_->messages;
+    status.outputs = stats_->outputs;
+    status.resolver_errors = stats_->resolver_errors;
+    status.dead_letters = stats_->dead_letters;
+    status.checkpoints = stats_->checkpoints + 1;  // this one
+    status.last_checkpoint_commit_ms = last_commit_ms_;
+    for (const auto& source : sources_) {
+      RunStatus::Source& s = status.sources.emplace_back();
+      s.name = source->name();
+      s.skipped_late = source->SkippedLate();
+      for (const SourcePosition& p : source->Positions()) {
+        int64_t lag = source->Lag(p.partition, p.next_offset);
+        s.partitions.push_back(
+            {p.partition, p.next_offset, lag < 0 ? std::nullopt : std::optional<int64_t>(lag)});
       }
-      json += "}}";
     }
-    json += "},\"resolvers\":{";
-    for (size_t i = 0; i < resolvers_.size(); ++i) {
-      if (i > 0) json += ",";
-      AppendJsonString(resolvers_[i].spec->name, &json);
-      json += ":{\"keys\":" + std::to_string(resolvers_[i].keys) + "}";
-    }
-    return json + "}}";
+    for (const ResolverSlot& r : resolvers_) status.resolvers.push_back({r.spec->name, r.keys});
+    return status;
   }
 
   // Keeps the live-state cache within its budget: drops clean entries, least recently used

@@ -19,9 +19,10 @@
 #include <thread>
 #include <vector>
 
+#include "online/online_store.h"
+#include "state/state_layout.h"
 #include "state/state_schema.h"
 #include "state/state_store.h"
-#include "store/online_store.h"
 
 namespace statefold {
 namespace {
@@ -691,7 +692,7 @@ void FeatureService::Impl::AppendEngineMetrics(StateStore* store, simdjson::dom:
   if (store == nullptr) return;
   std::string json;
   bool found = false;
-  if (!store->GetMeta("status", &json, &found).ok() || !found) return;
+  if (!store->GetMeta(state_layout::kRunStatusKey, &json, &found).ok() || !found) return;
   simdjson::dom::element status;
   if (parser->parse(json).get(status)) return;
 

@@ -7,7 +7,7 @@
 
 #include <cstdio>
 
-#include "statefold/state_codec.h"
+#include "statefold/coding.h"
 
 namespace statefold {
 namespace {
@@ -204,7 +204,7 @@ Status KafkaSource::Poll(size_t max_records, std::vector<RawRecord>* batch) {
       const char* name;
       const void* value;
       size_t size;
-      StateWriter writer(&headers_);
+      ByteWriter writer(&headers_);
       for (size_t i = 0;
            rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
            ++i) {

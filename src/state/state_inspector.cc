@@ -2,6 +2,7 @@
 
 #include "state/state_inspector.h"
 
+#include "state/state_layout.h"
 #include "state/state_schema.h"
 #include "statefold/state_codec.h"
 
@@ -36,7 +37,7 @@ Status StateInspector::Refresh() {
 Status StateInspector::Schema(std::string_view resolver, std::string* schema_json) {
   bool found;
   STATEFOLD_RETURN_IF_ERROR(
-      store_->GetMeta("schema/" + std::string(resolver), schema_json, &found));
+      store_->GetMeta(state_layout::SchemaKey(resolver), schema_json, &found));
   if (!found) return Status::NotFound("resolver " + std::string(resolver) + " has no stored state");
   return Status::Ok();
 }
@@ -86,11 +87,12 @@ Status StateInspector::Features(std::string_view ns, std::string_view entity_id,
   return Status::Ok();
 }
 
-Status StateInspector::RunStatus(std::string* json) {
+Status StateInspector::ReadRunStatus(RunStatus* status) {
+  std::string json;
   bool found;
-  STATEFOLD_RETURN_IF_ERROR(store_->GetMeta("status", json, &found));
+  STATEFOLD_RETURN_IF_ERROR(store_->GetMeta(state_layout::kRunStatusKey, &json, &found));
   if (!found) return Status::NotFound("no checkpoint has been written yet");
-  return Status::Ok();
+  return RunStatus::Parse(json, status);
 }
 
 Status StateInspector::DeadLetters(size_t limit, std::vector<std::string>* records) {

@@ -9,8 +9,9 @@
 #include <string_view>
 #include <vector>
 
+#include "online/online_store.h"
+#include "state/run_status.h"
 #include "state/state_store.h"
-#include "store/online_store.h"
 
 namespace statefold {
 
@@ -34,9 +35,8 @@ class StateInspector {
   // The features of one entity; NotFound when the entity has none.
   Status Features(std::string_view ns, std::string_view entity_id,
                   std::vector<StoredFeature>* features);
-  // The metrics stored with the last checkpoint (JSON, see EngineOptions); NotFound before
-  // the first checkpoint.
-  Status RunStatus(std::string* json);
+  // The metrics stored with the last checkpoint; NotFound before the first checkpoint.
+  Status ReadRunStatus(RunStatus* status);
   // Dead-letter records (JSON objects) in the order they were recorded.
   Status DeadLetters(size_t limit, std::vector<std::string>* records);
 

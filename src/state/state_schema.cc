@@ -160,7 +160,7 @@ Status Truncated(const SchemaNode& node) {
                             StateSchema::TypeName(node));
 }
 
-Status NodeToJson(const SchemaNode& node, StateReader* in, std::string* out) {
+Status NodeToJson(const SchemaNode& node, ByteReader* in, std::string* out) {
   switch (node.kind) {
     case SchemaKind::kBool: {
       bool v;
@@ -325,7 +325,7 @@ std::string StateSchema::TypeName(const SchemaNode& node) {
 }
 
 Status StateSchema::PayloadToJson(std::string_view payload, std::string* json) const {
-  StateReader in(payload);
+  ByteReader in(payload);
   STATEFOLD_RETURN_IF_ERROR(NodeToJson(root_, &in, json));
   if (!in.AtEnd())
     return Status::Corruption("state bytes continue after the " + root_.name + " value");
@@ -337,7 +337,7 @@ Status ParseStateHeader(std::string_view stored, uint32_t* schema_version,
   if (stored.empty() || static_cast<uint8_t>(stored[0]) != kStateFormatVersion) {
     return Status::Corruption("stored state has an unknown format version");
   }
-  StateReader in(stored.substr(1));
+  ByteReader in(stored.substr(1));
   uint64_t version;
   if (!in.ReadVarint(&version)) return Status::Corruption("stored state has a malformed header");
   *schema_version = static_cast<uint32_t>(version);

@@ -1,6 +1,4 @@
-// StateStore on RocksDB. Keys: state "<resolver>\0<key>", online "<namespace>\0<id>\0<feature>",
-// dead letters an 8-byte big-endian sequence, meta plain names ("position/<source>/<partition>",
-// "schema/<resolver>", "keys/<resolver>", ...).
+// StateStore on RocksDB. The keys of each column family are in state/state_layout.h.
 
 #include "state/state_store.h"
 
@@ -13,6 +11,8 @@
 
 #include <algorithm>
 #include <filesystem>
+
+#include "state/state_layout.h"
 
 namespace statefold {
 namespace {
@@ -30,15 +30,8 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 std::string StateKey(std::string_view resolver, std::string_view key) {
   std::string k;
   k.reserve(resolver.size() + 1 + key.size());
-  k.append(resolver).push_back('\0');
-  k.append(key);
+  state_layout::AppendStateKey(resolver, key, &k);
   return k;
-}
-
-std::string BigEndian(uint64_t v) {
-  std::string s(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) s[i] = static_cast<char>(v & 0xff);
-  return s;
 }
 
 }  // namespace
@@ -49,8 +42,8 @@ CheckpointBatch::~CheckpointBatch() = default;
 
 void CheckpointBatch::PutState(std::string_view resolver, std::string_view key,
                                std::string_view stored_value) {
-  scratch_.assign(resolver).push_back('\0');
-  scratch_.append(key);
+  scratch_.clear();
+  state_layout::AppendStateKey(resolver, key, &scratch_);
   batch_->Put(store_->state_, scratch_, rocksdb::Slice(stored_value.data(), stored_value.size()));
 }
 
@@ -60,7 +53,7 @@ void CheckpointBatch::PutOnline(std::string_view key, std::string_view value) {
 }
 
 void CheckpointBatch::PutDeadLetter(uint64_t sequence, std::string_view record_json) {
-  batch_->Put(store_->dead_letters_, BigEndian(sequence),
+  batch_->Put(store_->dead_letters_, state_layout::DeadLetterKey(sequence),
               rocksdb::Slice(record_json.data(), record_json.size()));
 }
 
@@ -72,8 +65,8 @@ void CheckpointBatch::PutMeta(std::string_view name, std::string_view value) {
 void CheckpointBatch::PutPositions(std::string_view source,
                                    const std::vector<SourcePosition>& positions) {
   for (const SourcePosition& p : positions) {
-    std::string name = "position/" + std::string(source) + "/" + std::to_string(p.partition);
-    PutMeta(name, std::to_string(p.next_offset) + " " + std::to_string(p.byte_position));
+    PutMeta(state_layout::PositionKey(source, p.partition),
+            std::to_string(p.next_offset) + " " + std::to_string(p.byte_position));
   }
 }
 
@@ -221,10 +214,10 @@ Status StateStore::ResetResolver(std::string_view resolver) {
   std::string end = std::string(resolver) + '\1';
   rocksdb::WriteBatch batch;
   batch.DeleteRange(state_, begin, end);
-  std::string schema_prefix = "schema/" + std::string(resolver);
-  batch.Delete(meta_, schema_prefix);
-  batch.DeleteRange(meta_, schema_prefix + "/", schema_prefix + "/\xff");
-  batch.Delete(meta_, "keys/" + std::string(resolver));
+  std::string schema_key = state_layout::SchemaKey(resolver);
+  batch.Delete(meta_, schema_key);
+  batch.DeleteRange(meta_, schema_key + "/", schema_key + "/\xff");
+  batch.Delete(meta_, state_layout::KeyCountKey(resolver));
   rocksdb::WriteOptions write_options;
   write_options.sync = true;
   return FromRocks(db_->Write(write_options, &batch), "cannot reset state");
@@ -240,7 +233,7 @@ Status StateStore::GetMeta(std::string_view name, std::string* value, bool* foun
 
 Status StateStore::GetPositions(std::string_view source, std::vector<SourcePosition>* positions) {
   positions->clear();
-  std::string prefix = "position/" + std::string(source) + "/";
+  std::string prefix = state_layout::PositionPrefix(source);
   return Scan(meta_, prefix, [&](std::string_view key, std::string_view value) {
     SourcePosition p;
     p.partition = std::stoi(std::string(key.substr(prefix.size())));
@@ -260,9 +253,7 @@ Status StateStore::ScanOnline(
 
 Status StateStore::ScanDeadLetters(const std::function<bool(uint64_t, std::string_view)>& visit) {
   return Scan(dead_letters_, "", [&](std::string_view key, std::string_view value) {
-    uint64_t sequence = 0;
-    for (char c : key) sequence = (sequence << 8) | static_cast<uint8_t>(c);
-    return visit(sequence, value);
+    return visit(state_layout::DeadLetterSequence(key), value);
   });
 }
 

@@ -12,10 +12,12 @@
 #include <thread>
 
 #include "http_test_client.h"
+#include "online/online_store.h"
 #include "source/file_source.h"
+#include "state/run_status.h"
+#include "state/state_layout.h"
 #include "state/state_store.h"
 #include "statefold/engine.h"
-#include "store/online_store.h"
 #include "test_resolver.h"
 
 namespace statefold {
@@ -301,9 +303,11 @@ TEST_F(FeatureServiceTest, ServesWhatTheEngineFlushedBeforeTheServerCaughtUp) {
   auto commit = [&](int count, int64_t offset) {
     CheckpointBatch batch(writer.get());
     std::string value = std::to_string(count);
-    FeatureWrite write{"user", "u1", "unique_ip_count", value, 1000, offset};
+    FeatureValue write{"user", "u1", "unique_ip_count", value, 1000, offset};
     ASSERT_TRUE(online->Write({&write, 1}, &batch).ok());
-    batch.PutMeta("status", R"({"run":{"messages":)" + value + "}}");
+    RunStatus run_status;
+    run_status.messages = static_cast<uint64_t>(count);
+    batch.PutMeta(state_layout::kRunStatusKey, run_status.ToJson());
     ASSERT_TRUE(writer->Commit(&batch).ok());
   };
   auto wait_for = [&](int count) {

@@ -77,10 +77,10 @@ TEST(NativeCodecTest, EveryKindRoundTripsAndPrintsAsJson) {
   value.origin = Point{0.5, 0};
 
   std::string bytes;
-  StateWriter writer(&bytes);
+  ByteWriter writer(&bytes);
   codec::Encode(value, &writer);
   Everything decoded;
-  StateReader reader(bytes);
+  ByteReader reader(bytes);
   ASSERT_TRUE(codec::Decode(&reader, &decoded));
   EXPECT_TRUE(reader.AtEnd());
   EXPECT_EQ(decoded.text, value.text);
@@ -152,12 +152,12 @@ TEST(FlatSetTest, IsStoredAsASetWithTheBytesOfStdSet) {
   EXPECT_EQ(flat_schema, set_schema);
   FlatSet<std::string> flat{"10.0.0.2", "10.0.0.1"};
   std::string flat_bytes, set_bytes;
-  StateWriter flat_writer(&flat_bytes), set_writer(&set_bytes);
+  ByteWriter flat_writer(&flat_bytes), set_writer(&set_bytes);
   codec::Encode(flat, &flat_writer);
   codec::Encode(std::set<std::string>{"10.0.0.1", "10.0.0.2"}, &set_writer);
   EXPECT_EQ(flat_bytes, set_bytes);
   FlatSet<std::string> decoded;
-  StateReader reader(set_bytes);
+  ByteReader reader(set_bytes);
   ASSERT_TRUE(codec::Decode(&reader, &decoded));
   EXPECT_TRUE(reader.AtEnd());
   EXPECT_EQ(decoded, flat);
@@ -167,17 +167,17 @@ TEST(NativeCodecTest, TruncatedOrForeignBytesDoNotDecode) {
   Everything value;
   value.numbers = {1, 2, 3};
   std::string bytes;
-  StateWriter writer(&bytes);
+  ByteWriter writer(&bytes);
   codec::Encode(value, &writer);
   for (size_t cut = 0; cut < bytes.size(); ++cut) {
-    StateReader reader(std::string_view(bytes).substr(0, cut));
+    ByteReader reader(std::string_view(bytes).substr(0, cut));
     Everything decoded;
     EXPECT_FALSE(codec::Decode(&reader, &decoded) && reader.AtEnd()) << "cut at " << cut;
   }
   std::string point_bytes;
-  StateWriter point_writer(&point_bytes);
+  ByteWriter point_writer(&point_bytes);
   codec::Encode(Point{1, 2}, &point_writer);
-  StateReader reader(point_bytes);
+  ByteReader reader(point_bytes);
   Everything decoded;
   EXPECT_FALSE(codec::Decode(&reader, &decoded));  // a record of another field count
 }

@@ -1,7 +1,7 @@
 // The Redis online store against a real redis-server (Debian's /usr/bin/redis-server, started
 // per test on a free 127.0.0.1 port with its own directory, killed by PID in TearDown).
 
-#include "store/redis_online_store.h"
+#include "online/redis_online_store.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -189,9 +189,9 @@ class RedisOnlineStoreTest : public ::testing::Test {
     return store;
   }
 
-  static FeatureWrite Value(std::string_view entity, std::string_view feature,
+  static FeatureValue Value(std::string_view entity, std::string_view feature,
                             std::string_view json, int64_t time_ms, int64_t offset) {
-    FeatureWrite w;
+    FeatureValue w;
     w.ns = "user";
     w.entity_id = entity;
     w.feature = feature;
@@ -223,7 +223,7 @@ class RedisOnlineStoreTest : public ::testing::Test {
 
 TEST_F(RedisOnlineStoreTest, WritesAndReadsEntities) {
   auto store = Open();
-  std::vector<FeatureWrite> writes = {Value("u1", "id", "\"u1\"", 5, 0),
+  std::vector<FeatureValue> writes = {Value("u1", "id", "\"u1\"", 5, 0),
                                       Value("u1", "unique_ip_count", "2", 5, 0),
                                       Value("u:2", "id", "\"u:2\"", -7, 9)};
   ASSERT_TRUE(store->Write(writes, nullptr).ok());
@@ -240,13 +240,13 @@ TEST_F(RedisOnlineStoreTest, ManyValuesGoOutInSeveralPipelinedCommands) {
   for (int i = 0; i < 3000; ++i) names.push_back("e" + std::to_string(i));
   std::vector<std::string> features;
   for (int i = 0; i < 2500; ++i) features.push_back("f" + std::to_string(10000 + i));
-  std::vector<FeatureWrite> writes;
+  std::vector<FeatureValue> writes;
   for (const std::string& f : features) writes.push_back(Value("big", f, "1", 1, 1));
   for (const std::string& n : names) {
     writes.push_back(Value(n, "a", "\"x\"", 3, 4));
     writes.push_back(Value(n, "b", "[1,2]", 3, 4));
   }
-  std::sort(writes.begin(), writes.end(), [](const FeatureWrite& a, const FeatureWrite& b) {
+  std::sort(writes.begin(), writes.end(), [](const FeatureValue& a, const FeatureValue& b) {
     return std::tie(a.entity_id, a.feature) < std::tie(b.entity_id, b.feature);
   });
   auto store = Open();
@@ -312,7 +312,7 @@ TEST_F(RedisOnlineStoreTest, WriteWaitsForARestartedServerAndLosesNothing) {
   std::vector<std::string> names;
   for (int i = 0; i < 100000; ++i) names.push_back("f" + std::to_string(100000 + i));
   std::string value = "\"" + std::string(58, 'x') + "\"";
-  std::vector<FeatureWrite> writes = {Value("u1", "b", "2", 2, 2)};
+  std::vector<FeatureValue> writes = {Value("u1", "b", "2", 2, 2)};
   for (const std::string& name : names) writes.push_back(Value("u2", name, value, 3, 3));
   Status status = store->Write(writes, nullptr);
   restarter.join();

@@ -7,9 +7,11 @@
 
 #include <filesystem>
 
+#include "online/online_store.h"
+#include "state/run_status.h"
 #include "state/state_inspector.h"
+#include "state/state_layout.h"
 #include "state/state_store.h"
-#include "store/online_store.h"
 
 namespace statefold {
 namespace {
@@ -31,22 +33,26 @@ class FollowerTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  // A checkpoint with a feature value and a "status" record, both `value`.
+  // A checkpoint with a feature value and a run status record counting as many messages,
+  // both `value`.
   void Commit(std::string_view value, int64_t offset) {
     CheckpointBatch batch(writer_.get());
-    FeatureWrite write{"user", "u1", "count", value, 1000 + offset, offset};
+    FeatureValue write{"user", "u1", "count", value, 1000 + offset, offset};
     ASSERT_TRUE(online_->Write({&write, 1}, &batch).ok());
-    batch.PutMeta("status", value);
+    RunStatus run_status;
+    run_status.messages = std::stoull(std::string(value));
+    batch.PutMeta(state_layout::kRunStatusKey, run_status.ToJson());
     ASSERT_TRUE(writer_->Commit(&batch).ok());
   }
 
   // The feature value and the status record a follower reads, e.g. "2 2".
   static std::string Read(StateInspector* inspector) {
     std::vector<StoredFeature> features;
-    std::string status_json;
+    RunStatus run_status;
     Status status = inspector->Features("user", "u1", &features);
-    if (status.ok()) status = inspector->RunStatus(&status_json);
-    return status.ok() ? features.at(0).value_json + " " + status_json : status.ToString();
+    if (status.ok()) status = inspector->ReadRunStatus(&run_status);
+    return status.ok() ? features.at(0).value_json + " " + std::to_string(run_status.messages)
+                       : status.ToString();
   }
 
   std::string dir_;

@@ -13,14 +13,14 @@ namespace {
 
 TEST(StateCodecTest, PrimitivesRoundTrip) {
   std::string bytes;
-  StateWriter w(&bytes);
+  ByteWriter w(&bytes);
   const int64_t ints[] = {
       0, 1, -1, 63, -64, std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()};
   for (int64_t v : ints) w.WriteInt(v);
   w.WriteFloat(2.5);
   w.WriteString("héllo");
   w.WriteBool(true);
-  StateReader r(bytes);
+  ByteReader r(bytes);
   for (int64_t v : ints) {
     int64_t out;
     ASSERT_TRUE(r.ReadInt(&out));
@@ -40,8 +40,8 @@ TEST(StateCodecTest, PrimitivesRoundTrip) {
 
 TEST(StateCodecTest, TruncatedInputIsRejected) {
   std::string bytes;
-  StateWriter(&bytes).WriteString("abcdef");
-  StateReader r(std::string_view(bytes).substr(0, 3));
+  ByteWriter(&bytes).WriteString("abcdef");
+  ByteReader r(std::string_view(bytes).substr(0, 3));
   std::string_view s;
   EXPECT_FALSE(r.ReadString(&s));
 }
@@ -71,7 +71,7 @@ TEST(StateSchemaTest, DecodesNestedPayloadToJson) {
                   .ok());
   EXPECT_EQ(StateSchema::TypeName(schema.root().children[1]), "set[str]");
   std::string payload;
-  StateWriter w(&payload);
+  ByteWriter w(&payload);
   w.WriteVarint(6);
   w.WriteInt(-7);
   w.WriteVarint(1);

@@ -7,7 +7,7 @@
 // a crashed run redoes its last epoch) changes nothing, and an older value never replaces a
 // newer one.
 
-#include "store/redis_online_store.h"
+#include "online/redis_online_store.h"
 
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -151,7 +151,7 @@ class RedisOnlineStore : public OnlineStore {
   }
   ~RedisOnlineStore() override { Disconnect(); }
 
-  Status Write(std::span<const FeatureWrite> writes, CheckpointBatch*) override {
+  Status Write(std::span<const FeatureValue> writes, CheckpointBatch*) override {
     if (writes.empty()) return Status::Ok();
     BuildCommands(writes);
     auto outage_started = std::chrono::steady_clock::now();
@@ -258,7 +258,7 @@ class RedisOnlineStore : public OnlineStore {
 
   // EVALSHA commands for `writes`: each holds up to kFieldsPerCommand values, with one key per
   // run of values of one entity (an entity with more values spans several commands).
-  void BuildCommands(std::span<const FeatureWrite> writes) {
+  void BuildCommands(std::span<const FeatureValue> writes) {
     arena_.clear();
     arguments_.clear();
     commands_.clear();

@@ -1,8 +1,8 @@
-// The embedded online store. Key "<namespace>\0<entity id>\0<feature>"; value
-// zigzag-varint time_ms, varint offset, then the JSON text of the value.
+// The embedded online store: the state directory's `online` column family (keys and values
+// as in state/state_layout.h).
 
-#include "statefold/state_codec.h"
-#include "store/online_store.h"
+#include "online/online_store.h"
+#include "state/state_layout.h"
 
 namespace statefold {
 namespace {
@@ -11,16 +11,13 @@ class EmbeddedOnlineStore : public OnlineStore {
  public:
   explicit EmbeddedOnlineStore(StateStore* store) : store_(store) {}
 
-  Status Write(std::span<const FeatureWrite> writes, CheckpointBatch* checkpoint) override {
-    for (const FeatureWrite& w : writes) {
-      key_.assign(w.ns).push_back('\0');
-      key_.append(w.entity_id).push_back('\0');
+  Status Write(std::span<const FeatureValue> writes, CheckpointBatch* checkpoint) override {
+    for (const FeatureValue& w : writes) {
+      key_.clear();
+      state_layout::AppendOnlineEntityPrefix(w.ns, w.entity_id, &key_);
       key_.append(w.feature);
       value_.clear();
-      StateWriter writer(&value_);
-      writer.WriteInt(w.time_ms);
-      writer.WriteVarint(static_cast<uint64_t>(w.offset));
-      value_.append(w.value_json);
+      state_layout::AppendOnlineValue(w.time_ms, w.offset, w.value_json, &value_);
       checkpoint->PutOnline(key_, value_);
     }
     return Status::Ok();
@@ -29,22 +26,19 @@ class EmbeddedOnlineStore : public OnlineStore {
   Status ReadEntity(std::string_view ns, std::string_view entity_id,
                     std::vector<StoredFeature>* features) override {
     features->clear();
-    std::string prefix(ns);
-    prefix.push_back('\0');
-    prefix.append(entity_id).push_back('\0');
+    std::string prefix;
+    state_layout::AppendOnlineEntityPrefix(ns, entity_id, &prefix);
     Status decode_status;
     STATEFOLD_RETURN_IF_ERROR(
         store_->ScanOnline(prefix, [&](std::string_view key, std::string_view value) {
           StoredFeature f;
           f.feature = std::string(key.substr(prefix.size()));
-          StateReader reader(value);
-          uint64_t offset;
-          if (!reader.ReadInt(&f.time_ms) || !reader.ReadVarint(&offset)) {
+          std::string_view json;
+          if (!state_layout::ParseOnlineValue(value, &f.time_ms, &f.offset, &json)) {
             decode_status = Status::Corruption("malformed online value for " + f.feature);
             return false;
           }
-          f.offset = static_cast<int64_t>(offset);
-          f.value_json = std::string(value.substr(reader.position()));  // JSON text follows
+          f.value_json = std::string(json);
           features->push_back(std::move(f));
           return true;
         }));

@@ -11,8 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "online/online_store.h"
 #include "statefold/status.h"
-#include "store/online_store.h"
 
 namespace statefold {
 

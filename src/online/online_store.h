@@ -15,18 +15,10 @@
 #include <vector>
 
 #include "state/state_store.h"
+#include "statefold/feature_value.h"
 #include "statefold/status.h"
 
 namespace statefold {
-
-struct FeatureWrite {
-  std::string_view ns;
-  std::string_view entity_id;
-  std::string_view feature;  // short name, e.g. "unique_ip_count"
-  std::string_view value_json;
-  int64_t time_ms = 0;
-  int64_t offset = 0;
-};
 
 struct StoredFeature {
   std::string feature;
@@ -41,7 +33,7 @@ class OnlineStore {
   // Stores `writes` (sorted by namespace, entity, feature; one value per feature): staged in
   // `checkpoint` (embedded), or acknowledged by the server before returning Ok (Redis, which
   // ignores `checkpoint`). After a failure the caller must not commit the checkpoint.
-  virtual Status Write(std::span<const FeatureWrite> writes, CheckpointBatch* checkpoint) = 0;
+  virtual Status Write(std::span<const FeatureValue> writes, CheckpointBatch* checkpoint) = 0;
   // The features of one entity, sorted by feature name. Empty when the entity is unknown.
   virtual Status ReadEntity(std::string_view ns, std::string_view entity_id,
                             std::vector<StoredFeature>* features) = 0;

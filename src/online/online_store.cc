@@ -1,8 +1,8 @@
 // OpenOnlineStore: picks the online store backend named by a URL.
 
-#include "store/online_store.h"
+#include "online/online_store.h"
 
-#include "store/redis_online_store.h"
+#include "online/redis_online_store.h"
 
 namespace statefold {
 

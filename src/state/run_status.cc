@@ -1,0 +1,178 @@
+// RunStatus's JSON form (see run_status.h).
+
+#include "state/run_status.h"
+
+#include <simdjson.h>
+
+#include <charconv>
+
+#include "statefold/json_text.h"
+
+namespace statefold {
+namespace {
+
+void AppendMember(std::string_view name, std::string* out) {
+  AppendJsonString(name, out);
+  out->push_back(':');
+}
+
+template <class Integer>
+void AppendInteger(Integer value, std::string* out) {
+  char buffer[24];
+  out->append(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
+}
+
+Status Malformed(std::string_view what) {
+  return Status::Corruption("the run status record is malformed: " + std::string(what));
+}
+
+// Reads member `name` of `object` into *out when present (and not null, for optionals).
+template <class T>
+Status Read(simdjson::dom::object object, std::string_view name, T* out) {
+  simdjson::dom::element e;
+  if (object[name].get(e)) return Status::Ok();  // absent
+  if constexpr (std::is_same_v<T, double>) {
+    if (e.get_double().get(*out)) return Malformed(std::string(name) + " is not a number");
+  } else if constexpr (std::is_same_v<T, std::optional<int64_t>>) {
+    if (e.is_null()) {
+      out->reset();
+      return Status::Ok();
+    }
+    int64_t value;
+    if (e.get_int64().get(value)) return Malformed(std::string(name) + " is not an integer");
+    *out = value;
+  } else if constexpr (std::is_signed_v<T>) {
+    int64_t value;
+    if (e.get_int64().get(value)) return Malformed(std::string(name) + " is not an integer");
+    *out = static_cast<T>(value);
+  } else {
+    uint64_t value;
+    if (e.get_uint64().get(value)) return Malformed(std::string(name) + " is not a count");
+    *out = static_cast<T>(value);
+  }
+  return Status::Ok();
+}
+
+// The object member `name` of `object`; an empty object when absent.
+Status ReadObject(simdjson::dom::object object, std::string_view name,
+                  simdjson::dom::object* out, bool* present) {
+  simdjson::dom::element e;
+  *present = !object[name].get(e);
+  if (*present && e.get_object().get(*out)) return Malformed(std::string(name) + " is not an object");
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string RunStatus::ToJson() const {
+  std::string json = "{\"updated_ms\":";
+  AppendInteger(updated_ms, &json);
+  json += ",\"run\":{\"started_ms\":";
+  AppendInteger(started_ms, &json);
+  const std::pair<const char*, uint64_t> counters[] = {
+      {"messages", messages},         {"outputs", outputs},
+      {"resolver_errors", resolver_errors}, {"dead_letters", dead_letters},
+      {"checkpoints", checkpoints}};
+  for (const auto& [name, value] : counters) {
+    json += ",\"";
+    json += name;
+    json += "\":";
+    AppendInteger(value, &json);
+  }
+  json += ",\"last_checkpoint_commit_ms\":";
+  char buffer[32];
+  json.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, last_checkpoint_commit_ms).ptr);
+  json += "},\"sources\":{";
+  for (size_t s = 0; s < sources.size(); ++s) {
+    if (s > 0) json += ",";
+    AppendMember(sources[s].name, &json);
+    json += "{\"skipped_late\":";
+    AppendInteger(sources[s].skipped_late, &json);
+    json += ",\"partitions\":{";
+    for (size_t i = 0; i < sources[s].partitions.size(); ++i) {
+      const Partition& p = sources[s].partitions[i];
+      if (i > 0) json += ",";
+      json += "\"";
+      AppendInteger(p.partition, &json);
+      json += "\":{\"next_offset\":";
+      AppendInteger(p.next_offset, &json);
+      json += ",\"lag\":";
+      if (p.lag) {
+        AppendInteger(*p.lag, &json);
+      } else {
+        json += "null";
+      }
+      json += "}";
+    }
+    json += "}}";
+  }
+  json += "},\"resolvers\":{";
+  for (size_t i = 0; i < resolvers.size(); ++i) {
+    if (i > 0) json += ",";
+    AppendMember(resolvers[i].name, &json);
+    json += "{\"keys\":";
+    AppendInteger(resolvers[i].keys, &json);
+    json += "}";
+  }
+  return json + "}}";
+}
+
+Status RunStatus::Parse(std::string_view json, RunStatus* status) {
+  *status = RunStatus();
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json.data(), json.size()).get(root)) return Malformed("not JSON");
+  simdjson::dom::object top, run, sources, resolvers;
+  if (root.get_object().get(top)) return Malformed("not an object");
+  STATEFOLD_RETURN_IF_ERROR(Read(top, "updated_ms", &status->updated_ms));
+  bool present;
+  STATEFOLD_RETURN_IF_ERROR(ReadObject(top, "run", &run, &present));
+  if (present) {
+    STATEFOLD_RETURN_IF_ERROR(Read(run, "started_ms", &status->started_ms));
+    STATEFOLD_RETURN_IF_ERROR(Read(run, "messages", &status->messages));
+    STATEFOLD_RETURN_IF_ERROR(Read(run, "outputs", &status->outputs));
+    STATEFOLD_RETURN_IF_ERROR(Read(run, "resolver_errors", &status->resolver_errors));
+    STATEFOLD_RETURN_IF_ERROR(Read(run, "dead_letters", &status->dead_letters));
+    STATEFOLD_RETURN_IF_ERROR(Read(run, "checkpoints", &status->checkpoints));
+    STATEFOLD_RETURN_IF_ERROR(
+        Read(run, "last_checkpoint_commit_ms", &status->last_checkpoint_commit_ms));
+  }
+  STATEFOLD_RETURN_IF_ERROR(ReadObject(top, "sources", &sources, &present));
+  if (present) {
+    for (simdjson::dom::key_value_pair member : sources) {
+      Source& source = status->sources.emplace_back();
+      source.name = std::string(member.key);
+      simdjson::dom::object object, partitions;
+      if (member.value.get_object().get(object)) return Malformed("a source is not an object");
+      STATEFOLD_RETURN_IF_ERROR(Read(object, "skipped_late", &source.skipped_late));
+      bool has_partitions;
+      STATEFOLD_RETURN_IF_ERROR(ReadObject(object, "partitions", &partitions, &has_partitions));
+      if (!has_partitions) continue;
+      for (simdjson::dom::key_value_pair p : partitions) {
+        Partition& partition = source.partitions.emplace_back();
+        std::string_view number = p.key;
+        if (std::from_chars(number.data(), number.data() + number.size(), partition.partition)
+                .ptr != number.data() + number.size()) {
+          return Malformed("partition " + std::string(number) + " is not a number");
+        }
+        simdjson::dom::object fields;
+        if (p.value.get_object().get(fields)) return Malformed("a partition is not an object");
+        STATEFOLD_RETURN_IF_ERROR(Read(fields, "next_offset", &partition.next_offset));
+        STATEFOLD_RETURN_IF_ERROR(Read(fields, "lag", &partition.lag));
+      }
+    }
+  }
+  STATEFOLD_RETURN_IF_ERROR(ReadObject(top, "resolvers", &resolvers, &present));
+  if (present) {
+    for (simdjson::dom::key_value_pair member : resolvers) {
+      Resolver& resolver = status->resolvers.emplace_back();
+      resolver.name = std::string(member.key);
+      simdjson::dom::object object;
+      if (member.value.get_object().get(object)) return Malformed("a resolver is not an object");
+      STATEFOLD_RETURN_IF_ERROR(Read(object, "keys", &resolver.keys));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace statefold
