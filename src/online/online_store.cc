@@ -8,7 +8,7 @@ namespace statefold {
 
 Status OpenOnlineStore(const OnlineStoreOptions& options, StateStore* store,
                        std::unique_ptr<OnlineStore>* out) {
-  if (options.url.empty() || options.url == "embedded") {
+  if (IsEmbeddedUrl(options.url)) {
     if (store == nullptr) {
       return Status::InvalidArgument("the embedded online store needs a state directory");
     }

@@ -47,6 +47,9 @@ struct OnlineStoreOptions {
   std::function<bool()> should_stop;  // polled while retrying an unreachable server
 };
 
+// Whether `url` names the embedded store (the state directory's): "" or "embedded".
+inline bool IsEmbeddedUrl(std::string_view url) { return url.empty() || url == "embedded"; }
+
 // Opens the online store named by options.url. The embedded backend reads and writes
 // `store`, which must outlive it (REQUIRES: non-null for the embedded store; may be nullptr
 // for redis). Fails with InvalidArgument for a URL that names no backend or does not parse.

@@ -159,8 +159,6 @@ std::string_view ErrorCode(int status) {
   }
 }
 
-bool IsEmbedded(const std::string& url) { return url.empty() || url == "embedded"; }
-
 // Compares in time that depends only on the lengths, so that a wrong token's answer does not
 // tell how much of it was right.
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
@@ -231,7 +229,7 @@ class Router : public HttpHandler {
   // an embedded store whose state directory does not exist yet opens on first use.
   Status OpenStore() {
     state_store_ = service_->CurrentStore(&generation_);
-    if (IsEmbedded(options_.online_store_url) && state_store_ == nullptr) return Status::Ok();
+    if (IsEmbeddedUrl(options_.online_store_url) && state_store_ == nullptr) return Status::Ok();
     return OpenOnlineStore(StoreOptions(), state_store_.get(), &online_);
   }
 
@@ -239,7 +237,7 @@ class Router : public HttpHandler {
     Clock::time_point start = Clock::now();
     if (service_->store_generation() != generation_) {
       // A newer follower of the state directory: move to it (the embedded store reads it).
-      if (IsEmbedded(options_.online_store_url)) online_.reset();
+      if (IsEmbeddedUrl(options_.online_store_url)) online_.reset();
       state_store_ = service_->CurrentStore(&generation_);
     }
     Route route = Dispatch(request, response);
@@ -336,7 +334,7 @@ class Router : public HttpHandler {
   OnlineStore* Store(HttpResponse* response) {
     if (online_ != nullptr) return online_.get();
     StateStore* state = state_store_.get();
-    if (IsEmbedded(options_.online_store_url) && state == nullptr) {
+    if (IsEmbeddedUrl(options_.online_store_url) && state == nullptr) {
       SetError(response, 503, "unavailable",
                "the state directory " + options_.state_dir + " has no checkpoint yet");
       return nullptr;
@@ -608,7 +606,7 @@ Status FeatureService::Impl::OpenStateDir() {
 }
 
 Status FeatureService::Impl::Start() {
-  if (IsEmbedded(options_.online_store_url) && options_.state_dir.empty()) {
+  if (IsEmbeddedUrl(options_.online_store_url) && options_.state_dir.empty()) {
     return Status::InvalidArgument("the embedded online store needs a state directory");
   }
   if (!options_.state_dir.empty()) {

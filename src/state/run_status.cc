@@ -54,11 +54,12 @@ Status Read(simdjson::dom::object object, std::string_view name, T* out) {
 }
 
 // The object member `name` of `object`; an empty object when absent.
-Status ReadObject(simdjson::dom::object object, std::string_view name,
-                  simdjson::dom::object* out, bool* present) {
+Status ReadObject(simdjson::dom::object object, std::string_view name, simdjson::dom::object* out,
+                  bool* present) {
   simdjson::dom::element e;
   *present = !object[name].get(e);
-  if (*present && e.get_object().get(*out)) return Malformed(std::string(name) + " is not an object");
+  if (*present && e.get_object().get(*out))
+    return Malformed(std::string(name) + " is not an object");
   return Status::Ok();
 }
 
@@ -69,10 +70,11 @@ std::string RunStatus::ToJson() const {
   AppendInteger(updated_ms, &json);
   json += ",\"run\":{\"started_ms\":";
   AppendInteger(started_ms, &json);
-  const std::pair<const char*, uint64_t> counters[] = {
-      {"messages", messages},         {"outputs", outputs},
-      {"resolver_errors", resolver_errors}, {"dead_letters", dead_letters},
-      {"checkpoints", checkpoints}};
+  const std::pair<const char*, uint64_t> counters[] = {{"messages", messages},
+                                                       {"outputs", outputs},
+                                                       {"resolver_errors", resolver_errors},
+                                                       {"dead_letters", dead_letters},
+                                                       {"checkpoints", checkpoints}};
   for (const auto& [name, value] : counters) {
     json += ",\"";
     json += name;

@@ -22,8 +22,8 @@ namespace statefold {
 struct RunStatus {
   struct Partition {
     int32_t partition = 0;
-    int64_t next_offset = 0;       // as checkpointed
-    std::optional<int64_t> lag;    // records behind the partition's end; empty when unknown
+    int64_t next_offset = 0;     // as checkpointed
+    std::optional<int64_t> lag;  // records behind the partition's end; empty when unknown
   };
   struct Source {
     std::string name;
