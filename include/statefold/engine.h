@@ -26,21 +26,24 @@ namespace statefold {
 class Source;
 
 struct EngineOptions {
+  // The state directory: created on first use, locked while the engine is open. Each
+  // checkpoint also stores the run's metrics there (counters, positions, lag, commit time),
+  // for `statefold status` and the server's /metrics.
   std::string state_dir = ".statefold";
-  size_t batch_size = 1024;                    // messages per resolver call
+  size_t batch_size = 1024;                    // records polled from a source at a time
   size_t checkpoint_every_messages = 2000000;  // whichever comes first ...
   int64_t checkpoint_every_ms = 5000;          // ... of these two
-  size_t state_cache_entries = 1000000;        // live state objects kept between checkpoints
-  size_t max_message_bytes = 1 << 20;          // larger messages are dead-lettered
-  bool sync = false;                           // fsync each checkpoint (power-loss safety)
+  // Live state objects kept between checkpoints, per resolver.
+  size_t state_cache_entries = 1000000;
+  size_t max_message_bytes = 1 << 20;  // larger messages are dead-lettered
+  bool sync = false;                   // fsync each checkpoint (power-loss safety)
   // Where feature values go: "" or "embedded" (the state directory), or a redis:// URL. While
   // Redis is unreachable, checkpoints wait (retrying) until should_stop.
   std::string online_store;
   // Polled between batches; returning true checkpoints and ends Run.
   std::function<bool()> should_stop;
-  // Each checkpoint also stores the run's metrics (counters, positions, lag, checkpoint
-  // time) as JSON under the metadata key "status", for `statefold status`.
-  // Called for each feature value as its checkpoint commits (tests and tooling).
+  // Called for each feature value once its checkpoint committed (tests and tooling); the
+  // value's views are valid during the call only.
   std::function<void(const FeatureValue&)> on_committed_feature;
 };
 
@@ -55,11 +58,14 @@ struct RunStats {
   bool interrupted = false;  // should_stop ended the run
 };
 
+// Not thread-safe: one thread calls AddSource, AddResolver and Run, in that order.
 class Engine {
  public:
-  // Opens the state directory (taking its lock) and prepares to run.
+  // Opens the state directory (taking its lock) and the online store, and sets *engine.
+  // Fails with IOError when another process holds the directory, InvalidArgument for an
+  // online store URL that names no backend.
   static Status Open(const EngineOptions& options, std::unique_ptr<Engine>* engine);
-  ~Engine();
+  ~Engine();  // releases the live states through their resolvers and the directory's lock
 
   // Takes ownership of a source; resolvers name it by Source::name().
   void AddSource(std::unique_ptr<Source> source);

@@ -45,38 +45,35 @@ struct Message {
 // An opaque live state object owned by a resolver (a PyObject* for Python resolvers).
 using StateHandle = void*;
 
-// Collects what a resolver produced for a batch. Concrete (no virtual calls) so that adding
-// an output costs an append into reused buffers.
+// Collects what a resolver produced for a batch: feature values, and the messages it rejected
+// or failed on. Concrete (no virtual calls) so that adding an output costs an append into
+// reused buffers. The engine reads it back through its own ResolverOutputReader
+// (src/engine/), as LevelDB reads a WriteBatch through WriteBatchInternal.
 class ResolverOutput {
  public:
-  struct OutputValue {
-    uint32_t message_index;        // index into the batch
-    std::string_view ns, feature;  // owned by the resolver (see StartEntity)
-    uint32_t entity_begin, entity_size;
-    uint32_t value_begin, value_size;  // the value as JSON text
-  };
-
   // Records the feature values that message `index` produced for one entity: StartEntity,
   // then AddValue for each feature. `entity_id` and the values are copied; `ns` and `feature`
   // are not: they must stay valid while the resolver exists (its names are fixed).
   void StartEntity(uint32_t index, std::string_view ns, std::string_view entity_id) {
     entity_index_ = index;
     entity_ns_ = ns;
-    Append(entity_id, &entity_begin_, &entity_size_);
+    entity_begin_ = static_cast<uint32_t>(bytes_.size());
+    entity_size_ = static_cast<uint32_t>(entity_id.size());
+    bytes_.append(entity_id);
   }
-  // Adds one value of the entity of the last StartEntity (REQUIRES: one since the last
-  // Clear): `format(std::string* out)` appends the value's JSON text to *out.
+  // Adds one value of the entity of the last StartEntity (REQUIRES: one in this batch):
+  // `format(std::string* out)` appends the value's JSON text to *out.
   template <class Format>
   void AddValue(std::string_view feature, Format&& format) {
-    OutputValue& w = writes_.emplace_back();
-    w.message_index = entity_index_;
-    w.ns = entity_ns_;
-    w.feature = feature;
-    w.entity_begin = entity_begin_;
-    w.entity_size = entity_size_;
-    w.value_begin = static_cast<uint32_t>(bytes_.size());
+    OutputValue& v = values_.emplace_back();
+    v.message_index = entity_index_;
+    v.ns = entity_ns_;
+    v.feature = feature;
+    v.entity_begin = entity_begin_;
+    v.entity_size = entity_size_;
+    v.value_begin = static_cast<uint32_t>(bytes_.size());
     format(&bytes_);
-    w.value_size = static_cast<uint32_t>(bytes_.size()) - w.value_begin;
+    v.value_size = static_cast<uint32_t>(bytes_.size()) - v.value_begin;
   }
   // Records that message `index` did not decode into the event type; the resolver did not
   // run for it, and the batch goes on.
@@ -90,7 +87,6 @@ class ResolverOutput {
     failed_index_ = index;
     failure_ = std::move(reason);
   }
-
   // Records that the resolver must not go on at message `index` for a reason outside the
   // message (an interrupt): RunBatch returns at once, and the engine ends the run without a
   // checkpoint, so the epoch is redone by the next run.
@@ -99,38 +95,22 @@ class ResolverOutput {
     failed_index_ = index;
   }
 
-  // Engine side.
+ private:
+  friend class ResolverOutputReader;
+
+  struct OutputValue {
+    uint32_t message_index;        // index into the batch
+    std::string_view ns, feature;  // owned by the resolver (see StartEntity)
+    uint32_t entity_begin, entity_size;
+    uint32_t value_begin, value_size;  // the value as JSON text
+  };
   struct Rejection {
     uint32_t index;
     std::string reason;
   };
-  void Clear() {
-    bytes_.clear();
-    writes_.clear();
-    rejections_.clear();
-    failed_ = false;
-    interrupted_ = false;
-    failure_.clear();
-  }
-  const std::vector<OutputValue>& writes() const { return writes_; }
-  std::string_view View(uint32_t begin, uint32_t size) const {
-    return std::string_view(bytes_.data() + begin, size);  // REQUIRES: a range of a write
-  }
-  const std::vector<Rejection>& rejections() const { return rejections_; }
-  bool failed() const { return failed_; }
-  bool interrupted() const { return interrupted_; }
-  uint32_t failed_index() const { return failed_index_; }
-  const std::string& failure() const { return failure_; }
 
- private:
-  void Append(std::string_view s, uint32_t* begin, uint32_t* size) {
-    *begin = static_cast<uint32_t>(bytes_.size());
-    *size = static_cast<uint32_t>(s.size());
-    bytes_.append(s);
-  }
-
-  std::string bytes_;
-  std::vector<OutputValue> writes_;
+  std::string bytes_;  // entity ids and values, back to back
+  std::vector<OutputValue> values_;
   uint32_t entity_index_ = 0;  // of the last StartEntity
   std::string_view entity_ns_;
   uint32_t entity_begin_ = 0, entity_size_ = 0;
@@ -158,8 +138,9 @@ class Resolver {
 
   // Runs the resolver over `messages` in order; states[i] is the live state of messages[i]
   // (nullptr for stateless resolvers). Rejected messages are recorded and skipped. Stops
-  // right after the first kFailed message and returns how many messages it consumed, so the
-  // engine can roll that key back before the rest of the batch runs.
+  // right after the first message it failed on (ResolverOutput::Fail or Interrupt) and
+  // returns how many messages it consumed, so the engine can roll that key back before the
+  // rest of the batch runs.
   virtual size_t RunBatch(std::span<const Message> messages, std::span<const StateHandle> states,
                           ResolverOutput* output) = 0;
 

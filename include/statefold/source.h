@@ -40,16 +40,24 @@ struct SourcePosition {
   int64_t byte_position = 0;
 };
 
-// A message that could not be processed, for a source that publishes dead letters itself.
+// A message that could not be processed: a record that did not decode (`resolver` empty), or
+// a message that its resolver could not take (its event did not decode, or the call failed).
+// Dead letters go to the state directory (`statefold dead-letters`), or to a source's own
+// destination (Source::PublishDeadLetters).
 struct DeadLetter {
+  std::string source;  // the source's name
   int32_t partition = 0;
   int64_t offset = 0;
   std::string resolver;  // empty when the record itself did not decode
-  bool has_key = false;
-  std::string key;
+  std::string error;     // why, for a user to act on
+  bool has_key = false;  // the record has a key
+  std::string key;       // the record's key
+  // The message's value; for a record that did not decode, the record as read (a JSON Lines
+  // line, or a native record's value). Letters bound for the state directory keep at most
+  // its first 4 KiB.
   std::string value;
-  int64_t timestamp_ms = 0;
-  std::string error;
+  int64_t timestamp_ms = 0;  // the message's event time
+  std::string state_key;     // the key its resolver keyed the message by, when known
 };
 
 class Source {

@@ -1,187 +1,43 @@
-// The engine loop. See include/statefold/engine.h for the contract.
+// The engine loop (include/statefold/engine.h has the contract). It calls the steps of a
+// message's path, each a component in its own file:
 //
-// Inside a checkpoint interval ("epoch") the engine keeps every message it has read (values
-// and keys in one arena) and, per resolver, the epoch messages of each key. That log is what
-// makes failures cheap to undo: a failing resolver call rolls back only its own key, by
-// reloading the key's committed state and replaying the key's earlier epoch messages. The
-// happy path pays nothing for it: no per-message snapshot, copy or serialization.
+//   Source::Poll -> RecordDecoder -> EpochLog -> the resolver's key -> LiveStateCache
+//     -> Resolver::RunBatch -> PendingFeatures, DeadLetters -> Checkpoint
+//
+// What stays here is the order of those calls, the resolver calls themselves and the failure
+// replay: a failing call rolls back only its own key, by reloading the key's committed state
+// and replaying the key's earlier messages of the epoch from the epoch log. The happy path
+// pays nothing for it: no per-message snapshot, copy or serialization.
 
 #include "statefold/engine.h"
 
-#include <simdjson.h>
-
 #include <algorithm>
-#include <charconv>
 #include <chrono>
-#include <cstring>
-#include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <tuple>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "decode/record_decoder.h"
-#include "engine/key_map.h"
+#include "engine/checkpoint.h"
+#include "engine/dead_letters.h"
+#include "engine/epoch_log.h"
+#include "engine/live_state_cache.h"
+#include "engine/pending_features.h"
+#include "engine/resolver_output_reader.h"
 #include "online/online_store.h"
 #include "state/run_status.h"
 #include "state/state_layout.h"
 #include "state/state_store.h"
-#include "statefold/json_text.h"
 #include "statefold/prefetch.h"
 #include "statefold/source.h"
-#include "statefold/state_codec.h"
-#include "statefold/string_hash.h"
 
 namespace statefold {
 namespace {
 
-struct PendingEntity;
-
-struct CacheEntry {
-  StateHandle state = nullptr;
-  bool dirty = false;  // changed since the last checkpoint
-  bool in_dirty_list = false;
-  bool committed = false;  // the store holds a state for this key
-  uint64_t last_used_epoch = 0;
-  // The pending outputs of the entity this key last wrote, valid in epoch `pending_epoch`:
-  // outputs usually go to the key's own entity, and this saves a hash lookup per message.
-  PendingEntity* pending = nullptr;
-  uint64_t pending_epoch = 0;
-};
-
-using StateCache = KeyMap<CacheEntry>;
-
-// A message read in the current epoch (48 bytes). Its value, key and headers follow each
-// other in Engine::Impl::epoch_bytes_, from `value_begin`.
-struct EpochMessage {
-  uint32_t source_index;
-  int32_t partition;
-  int64_t offset;
-  int64_t timestamp_ms;
-  uint64_t value_begin;
-  uint32_t value_size;
-  uint32_t key_size;
-  uint32_t headers_size;
-  int32_t value_slots : 31;  // index into Impl::value_slots_ while its batch runs, or -1
-  uint32_t has_key : 1;
-
-  uint64_t key_begin() const { return value_begin + value_size; }
-  uint64_t headers_begin() const { return key_begin() + key_size; }
-};
-static_assert(sizeof(EpochMessage) == 48);
-
-// One epoch message as routed to one resolver, with the key that resolver uses.
-struct KeyRef {
-  uint32_t epoch_index;
-  uint32_t key_size;
-  uint64_t key_begin;
-};
-
-// A message of the batch being run, beside what the resolver sees of it.
-struct BatchItem {
-  CacheEntry* entry;       // its key's live state (nullptr for stateless resolvers)
-  const std::string* key;  // the cache's copy of the key (nullptr for stateless resolvers)
-  uint32_t epoch_index;
-};
-
-struct ResolverSlot {
-  Resolver* resolver = nullptr;
-  const ResolverSpec* spec = nullptr;
-  uint32_t source_index = 0;
-  uint32_t schema_version = 1;
-  bool schema_pending = false;  // the schema is stored with the next checkpoint
-  uint64_t keys = 0;            // committed keys
-  bool keys_changed = false;
-  StateCache cache;
-  std::vector<std::pair<const std::string*, CacheEntry*>> dirty;
-  std::vector<KeyRef> epoch_keys;     // in epoch order
-  std::unordered_set<uint32_t> dead;  // epoch indexes dead-lettered for this resolver
-
-  // Reused per batch.
-  std::vector<uint64_t> hashes;  // of the batch's keys, in the cache's hash
-  std::vector<Message> messages;
-  std::vector<StateHandle> states;
-  std::vector<BatchItem> items;  // what the engine keeps of each message
-  std::vector<char> skipped;
-  ResolverOutput output;
-};
-
-// A feature value waiting for the next checkpoint, and the entity that holds it.
-struct PendingValue {
-  std::string_view feature;  // owned by the resolver (ResolverOutput::StartEntity)
-  std::string value_json;
-  uint64_t order;  // epoch index (time and offset are the message's): a replay never lets
-                   // an older message overwrite a newer value
-};
-
-struct PendingEntity {
-  uint32_t ns_size;               // the map key is "<namespace>\0<entity id>"
-  const char* ns_data = nullptr;  // as the resolver passed it: usually the same pointer again
-  const std::string* key = nullptr;
-  std::vector<PendingValue> values;
-
-  [[gnu::always_inline]] bool Is(std::string_view ns, std::string_view entity) const {
-    const char* k = key->data();
-    return ns.size() == ns_size && key->size() == ns.size() + 1 + entity.size() &&
-           ShortBytesEqual(std::string_view(k + ns_size + 1, entity.size()), entity) &&
-           (ns.data() == ns_data || std::memcmp(k, ns.data(), ns.size()) == 0);
-  }
-};
-
-// A dead letter waiting for the next checkpoint. Dead letters are stored in (source,
-// partition, offset, resolver) order, so their sequence does not depend on where batches and
-// checkpoints happened to fall.
-struct PendingDeadLetter {
-  uint32_t source_index;
-  int32_t partition;
-  int64_t offset;
-  int64_t resolver_order;   // -1 for records that did not decode
-  std::string record_json;  // for the state directory's dead-letter store
-  DeadLetter letter;        // for a source that publishes its dead letters itself
-
-  bool operator<(const PendingDeadLetter& o) const {
-    return std::tie(source_index, partition, offset, resolver_order) <
-           std::tie(o.source_index, o.partition, o.offset, o.resolver_order);
-  }
-};
-
-// The epoch log's bytes reach at most this before a checkpoint is due.
-constexpr uint64_t kEpochBytesLimit = uint64_t{256} << 20;
-
-// Bytes appended back to back, addressed by offset: std::string::append is an out-of-line
-// call, and this is three appends per message. The buffer is allocated once at the epoch
-// limit (untouched memory costs nothing until written) and grows only past it, for a
-// message larger than that.
-class ByteArena {
- public:
-  const char* data() const { return data_.get(); }
-  uint64_t size() const { return size_; }
-  // Appends `bytes` and returns their offset.
-  uint64_t Append(std::string_view bytes) {
-    const uint64_t at = size_;
-    if (bytes.size() > capacity_ - size_) Grow(bytes.size());
-    short_bytes::Copy(data_.get() + size_, bytes.data(), bytes.size());
-    size_ += bytes.size();
-    return at;
-  }
-  void Clear() { size_ = 0; }  // keeps the buffer
-
- private:
-  void Grow(size_t more) {
-    capacity_ = std::max<uint64_t>({capacity_ * 2, size_ + more, kEpochBytesLimit});
-    std::unique_ptr<char[]> grown(new char[capacity_]);  // not initialized: not touched
-    if (size_ > 0) std::memcpy(grown.get(), data_.get(), size_);
-    data_ = std::move(grown);
-  }
-
-  std::unique_ptr<char[]> data_;
-  uint64_t size_ = 0;
-  uint64_t capacity_ = 0;
-};
-
-// Messages per resolver call (see RunResolver).
+// Messages per resolver call: the outputs of a chunk are added while its states and pending
+// entities are still in cache.
 constexpr size_t kResolverChunk = 256;
 // How many messages ahead of their outputs their pending values are prefetched.
 constexpr size_t kPendingAhead = 16;
@@ -191,6 +47,31 @@ int64_t WallClockMillis() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+// A message of the batch being run, beside what the resolver sees of it.
+struct BatchItem {
+  LiveStateCache::Node* node;  // its key's live state (nullptr for stateless resolvers)
+  uint32_t epoch_index;
+};
+
+// One resolver of the run, with what the loop keeps for it.
+struct ResolverRun {
+  Resolver* resolver = nullptr;
+  const ResolverSpec* spec = nullptr;
+  uint32_t index = 0;  // among the run's resolvers (orders its dead letters)
+  uint32_t source_index = 0;
+  std::unique_ptr<LiveStateCache> cache;  // stateless resolvers have one too, always empty
+  std::vector<KeyRef> epoch_keys;         // its messages of the epoch, in order, with their keys
+  std::unordered_set<uint32_t> dead;      // epoch indexes dead-lettered for this resolver
+
+  // Reused per batch.
+  std::vector<uint64_t> hashes;  // of the batch's keys
+  std::vector<Message> messages;
+  std::vector<StateHandle> states;
+  std::vector<BatchItem> items;
+  std::vector<char> skipped;
+  ResolverOutput output;
+};
 
 }  // namespace
 
@@ -206,20 +87,14 @@ class Engine::Impl {
     return OpenOnlineStore({options_.online_store, options_.should_stop}, store_.get(), &online_);
   }
 
-  ~Impl() {
-    for (ResolverSlot& r : resolvers_) {
-      r.cache.ForEach([&r](StateCache::Node* node) {
-        if (node->value.state != nullptr) r.resolver->ReleaseState(node->value.state);
-      });
-    }
-  }
-
   void AddSource(std::unique_ptr<Source> source) { sources_.push_back(std::move(source)); }
 
   void AddResolver(Resolver* resolver) {
-    resolvers_.emplace_back();
-    resolvers_.back().resolver = resolver;
-    resolvers_.back().spec = &resolver->spec();
+    ResolverRun& r = resolvers_.emplace_back();
+    r.resolver = resolver;
+    r.spec = &resolver->spec();
+    r.index = static_cast<uint32_t>(resolvers_.size() - 1);
+    r.cache = std::make_unique<LiveStateCache>(resolver, store_.get());
   }
 
   Status Run(RunStats* stats) {
@@ -233,9 +108,10 @@ class Engine::Impl {
     // may run up to one batch per source past its message count.
     const size_t epoch_messages = std::min<size_t>(
         options_.checkpoint_every_messages + options_.batch_size * sources_.size(), 1 << 22);
-    epoch_.reserve(epoch_messages);
-    for (ResolverSlot& r : resolvers_) r.epoch_keys.reserve(epoch_messages);
-    last_checkpoint_ = std::chrono::steady_clock::now();
+    epoch_.Reserve(epoch_messages);
+    for (ResolverRun& r : resolvers_) r.epoch_keys.reserve(epoch_messages);
+    checkpoint_.emplace(store_.get(), Checkpoint::Options{options_.checkpoint_every_messages,
+                                                          options_.checkpoint_every_ms});
     std::vector<RawRecord> records;
     bool all_at_end = false;
     while (!all_at_end) {
@@ -247,96 +123,52 @@ class Engine::Impl {
         STATEFOLD_RETURN_IF_ERROR(source.Poll(options_.batch_size, &records));
         if (!records.empty()) STATEFOLD_RETURN_IF_ERROR(ProcessBatch(s, records));
         // Also on an idle stream, so that what was read is committed within the interval.
-        if (CheckpointDue()) STATEFOLD_RETURN_IF_ERROR(Checkpoint());
+        if (checkpoint_->Due(epoch_.Full())) STATEFOLD_RETURN_IF_ERROR(CommitEpoch());
       }
       if (options_.should_stop && options_.should_stop()) {
         stats->interrupted = true;
         break;
       }
     }
-    STATEFOLD_RETURN_IF_ERROR(Checkpoint());
-    for (const ResolverSlot& r : resolvers_) stats->keys += r.keys;
+    STATEFOLD_RETURN_IF_ERROR(CommitEpoch());
+    for (const ResolverRun& r : resolvers_) stats->keys += r.cache->committed_keys();
     stats->seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return Status::Ok();
   }
 
  private:
+  // Finds each resolver's source, opens its state, and seeks every source to its committed
+  // position.
   Status Prepare() {
-    for (ResolverSlot& r : resolvers_) {
-      const ResolverSpec& spec = *r.spec;
+    for (ResolverRun& r : resolvers_) {
       bool found_source = false;
       for (uint32_t s = 0; s < sources_.size(); ++s) {
-        if (sources_[s]->name() == spec.source) {
+        if (sources_[s]->name() == r.spec->source) {
           r.source_index = s;
           found_source = true;
         }
       }
       if (!found_source) {
-        return Status::InvalidArgument("resolver " + spec.name + " reads source '" + spec.source +
-                                       "', which has no input");
+        return Status::InvalidArgument("resolver " + r.spec->name + " reads source '" +
+                                       r.spec->source + "', which has no input");
       }
-      std::string value;
-      bool found;
-      STATEFOLD_RETURN_IF_ERROR(
-          store_->GetMeta(state_layout::KeyCountKey(spec.name), &value, &found));
-      r.keys = found ? std::stoull(value) : 0;
-      if (!spec.stateful) continue;
-      STATEFOLD_RETURN_IF_ERROR(
-          store_->GetMeta(state_layout::SchemaKey(spec.name), &value, &found));
-      if (!found) {
-        r.schema_pending = true;
-      } else if (value != spec.state_schema) {
-        if (r.keys > 0) {
-          return Status::InvalidArgument(
-              "the state schema of resolver " + spec.name + " changed since its " +
-              std::to_string(r.keys) +
-              " stored states were written, and statefold does not migrate state yet: "
-              "reset it with `statefold state reset " +
-              spec.name + "` or use a new resolver name");
-        }
-        r.schema_pending = true;
-      }
+      STATEFOLD_RETURN_IF_ERROR(r.cache->Open());
     }
+    std::vector<Source*> sources;
     for (auto& source : sources_) {
       std::vector<SourcePosition> positions;
       STATEFOLD_RETURN_IF_ERROR(store_->GetPositions(source->name(), &positions));
       STATEFOLD_RETURN_IF_ERROR(source->Seek(positions));
+      sources.push_back(source.get());
     }
-    std::string value;
-    bool found;
-    STATEFOLD_RETURN_IF_ERROR(store_->GetMeta(state_layout::kNextDeadLetterKey, &value, &found));
-    next_dead_letter_ = found ? std::stoull(value) : 0;
-    return Status::Ok();
+    return dead_letters_.Open(store_.get(), std::move(sources));
   }
 
-  bool CheckpointDue() const {
-    if (messages_since_checkpoint_ == 0) return false;
-    return messages_since_checkpoint_ >= options_.checkpoint_every_messages ||
-           epoch_bytes_.size() >= kEpochBytesLimit ||
-           std::chrono::steady_clock::now() - last_checkpoint_ >=
-               std::chrono::milliseconds(options_.checkpoint_every_ms);
-  }
-
-  std::string_view Bytes(uint64_t begin, uint32_t size) const {
-    return std::string_view(epoch_bytes_.data() + begin, size);  // REQUIRES: in range
-  }
-
-  // The message of an epoch entry as its resolver sees it (views into the epoch arena).
-  Message MessageAt(const KeyRef& ref) const {
-    const EpochMessage& m = epoch_[ref.epoch_index];
-    Message message;
-    message.key = Bytes(ref.key_begin, ref.key_size);
-    message.value = Bytes(m.value_begin, m.value_size);
-    message.timestamp_ms = m.timestamp_ms;
-    message.offset = m.offset;
-    message.partition = m.partition;
-    message.headers = Bytes(m.headers_begin(), m.headers_size);
-    return message;
-  }
-
+  // Decodes a batch of records of source `source_index` into the epoch log (records that do
+  // not decode become dead letters), then runs each resolver of the source over them.
   Status ProcessBatch(uint32_t source_index, const std::vector<RawRecord>& records) {
-    uint32_t first = static_cast<uint32_t>(epoch_.size());
+    const uint32_t first = epoch_.size();
     value_slots_.clear();
     slot_values_.clear();
     // Room for every slot of the batch, so that ValueSlots::values stay put.
@@ -353,68 +185,54 @@ class Engine::Impl {
         break;
       }
       ++stats_->messages;
-      ++messages_since_checkpoint_;
+      checkpoint_->CountMessage();
       if (!status.ok()) {
-        AddRawDeadLetter(source_index, record, status.message());
+        dead_letters_.AddRecord(source_index, record, status.message());
+        ++stats_->dead_letters;
         continue;
       }
-      EpochMessage m;
-      m.source_index = source_index;
-      m.partition = record.partition;
-      m.offset = record.offset;
-      if (decoded.has_timestamp) {
-        m.timestamp_ms = decoded.timestamp_ms;
-      } else {
+      int64_t timestamp_ms = decoded.timestamp_ms;
+      if (!decoded.has_timestamp) {
         if (now_ms == 0) now_ms = WallClockMillis();
-        m.timestamp_ms = now_ms;
+        timestamp_ms = now_ms;
       }
-      m.value_begin = epoch_bytes_.Append(decoded.value);
-      m.value_size = static_cast<uint32_t>(decoded.value.size());
-      m.has_key = decoded.has_key;
-      epoch_bytes_.Append(decoded.key);
-      m.key_size = static_cast<uint32_t>(decoded.key.size());
-      if (!decoded.headers.empty()) epoch_bytes_.Append(decoded.headers);
-      m.headers_size = static_cast<uint32_t>(decoded.headers.size());
-      m.value_slots = -1;
+      const uint32_t index = epoch_.Append(source_index, record, decoded, timestamp_ms);
       if (decoded.shape != nullptr) {
         // Views into the batch's records, which outlive this call.
-        m.value_slots = static_cast<int32_t>(value_slots_.size());
+        epoch_.SetValueSlots(index, static_cast<int32_t>(value_slots_.size()));
         value_slots_.push_back({decoded.shape->id(), decoded.shape, decoded.value_member,
                                 slot_values_.data() + slot_values_.size()});
         for (size_t i = 0; i < decoded.shape->slot_count(); ++i) {
           slot_values_.push_back(decoded.slot_values[i]);  // within the reserved room
         }
       }
-      epoch_.push_back(m);
     }
-    uint32_t end = static_cast<uint32_t>(epoch_.size());
-    for (ResolverSlot& r : resolvers_) {
+    const uint32_t end = epoch_.size();
+    for (ResolverRun& r : resolvers_) {
       if (r.source_index != source_index) continue;
       STATEFOLD_RETURN_IF_ERROR(RunResolver(r, first, end));
     }
     return Status::Ok();
   }
 
-  // Routes epoch messages [first, end) to `r`: finds each key, its live state, runs the
-  // resolver in batches, and rolls back a key whose call failed.
-  Status RunResolver(ResolverSlot& r, uint32_t first, uint32_t end) {
+  // Routes epoch messages [first, end) to `r`: finds each key and its live state, runs the
+  // resolver in chunks, and rolls back a key whose call failed.
+  Status RunResolver(ResolverRun& r, uint32_t first, uint32_t end) {
     const ResolverSpec& spec = *r.spec;
-    // Pass 1: keys (appending to the arena, so views are only taken in pass 2).
+    // Pass 1: keys (appending to the epoch log, so views are only taken in pass 2).
     const size_t batch_keys = r.epoch_keys.size();  // the batch's keys follow
     for (uint32_t i = first; i < end; ++i) {
       const EpochMessage& m = epoch_[i];
-      KeyRef ref{i, m.key_size, m.key_begin()};
+      KeyRef ref = epoch_.RecordKey(i);
       if (!spec.key_path.empty()) {
-        std::string_view value = Bytes(m.value_begin, m.value_size);
-        Status status = decoder_.ExtractKey(value, spec.key_path, &key_scratch_);
+        Status status = decoder_.ExtractKey(epoch_.Value(m), spec.key_path, &key_scratch_);
         if (!status.ok()) {
-          AddDeadLetter(r, i, std::string(), status.message());
+          AddDeadLetter(r, i, std::string_view(), status.message());
           continue;
         }
-        ref.key_begin = epoch_bytes_.Append(key_scratch_);
-        ref.key_size = static_cast<uint32_t>(key_scratch_.size());
+        ref = epoch_.AddKey(i, key_scratch_);
       } else if (!m.has_key && spec.stateful) {
-        AddDeadLetter(r, i, std::string(),
+        AddDeadLetter(r, i, std::string_view(),
                       "message has no key, and resolver " + spec.name +
                           " has no keys= naming a message field to key its state by");
         continue;
@@ -427,78 +245,73 @@ class Engine::Impl {
     r.items.clear();
     const std::span<const KeyRef> keys(r.epoch_keys.data() + batch_keys,
                                        r.epoch_keys.size() - batch_keys);
+    LiveStateCache& cache = *r.cache;
     if (spec.stateful) {
-      // Hash every key and prefetch its slot, then its node, so that the batch's cache
+      // Hash every key and prefetch its bucket, then its node, so that the batch's cache
       // misses overlap instead of coming one after another.
       r.hashes.clear();
       for (const KeyRef& ref : keys) {
-        r.hashes.push_back(StateCache::Hash(Bytes(ref.key_begin, ref.key_size)));
-        r.cache.Prefetch(r.hashes.back());
+        r.hashes.push_back(LiveStateCache::Hash(epoch_.Key(ref)));
+        cache.Prefetch(r.hashes.back());
       }
-      for (uint64_t hash : r.hashes) r.cache.PrefetchNode(hash);
+      for (uint64_t hash : r.hashes) cache.PrefetchNode(hash);
     }
     for (size_t k = 0; k < keys.size(); ++k) {
       const KeyRef& ref = keys[k];
-      Message message = MessageAt(ref);
+      Message message = epoch_.MessageAt(ref);
       const int32_t slots = epoch_[ref.epoch_index].value_slots;
       if (slots >= 0) message.value_slots = &value_slots_[static_cast<size_t>(slots)];
       r.messages.push_back(message);
       if (spec.stateful) {
         Status status;  // set only on failure: no Status made and destroyed per message
-        StateCache::Node* node = Lookup(r, message.key, r.hashes[k], &status);
+        LiveStateCache::Node* node = cache.Lookup(message.key, r.hashes[k], &status);
         if (node == nullptr) return status;
-        CacheEntry* entry = &node->value;
-        PrefetchLine(entry->state);  // the resolver reads it next
-        if (entry->pending_epoch == epoch_number_) {
-          // The entity and, just before it in the same map node, its key.
-          PrefetchLine(entry->pending);
-          PrefetchLine(reinterpret_cast<const char*>(entry->pending) - sizeof(std::string));
-        }
-        r.items.push_back({entry, &node->key, ref.epoch_index});
-        r.states.push_back(entry->state);
+        PrefetchLine(node->value.state);  // the resolver reads it next
+        pending_.PrefetchEntity(node->value.pending);
+        r.items.push_back({node, ref.epoch_index});
+        r.states.push_back(node->value.state);
       } else {
-        r.items.push_back({nullptr, nullptr, ref.epoch_index});
+        r.items.push_back({nullptr, ref.epoch_index});
         r.states.push_back(nullptr);
       }
     }
-    size_t n = r.messages.size();
+    const size_t n = r.messages.size();
     r.skipped.assign(n, 0);
-    size_t start = 0;
-    while (start < n) {
-      // The resolver runs on chunks of the batch, so that the outputs of a chunk are added
-      // while its states and pending entities are still in cache.
-      size_t count = std::min(n - start, kResolverChunk);
-      r.output.Clear();
-      std::span<const Message> messages(r.messages.data() + start, count);
-      std::span<const StateHandle> states(r.states.data() + start, count);
-      size_t consumed = r.resolver->RunBatch(messages, states, &r.output);
-      if (r.output.interrupted())
+    ResolverOutputReader output(&r.output);
+    for (size_t start = 0; start < n;) {
+      const size_t count = std::min(n - start, kResolverChunk);
+      output.Clear();
+      const size_t consumed = r.resolver->RunBatch(
+          std::span<const Message>(r.messages.data() + start, count),
+          std::span<const StateHandle>(r.states.data() + start, count), &r.output);
+      if (output.interrupted())
         return Status::Aborted("resolver " + spec.name + " was interrupted");
       if (consumed == 0 || consumed > count) {
         return Status::InvalidArgument("resolver " + spec.name + " consumed " +
                                        std::to_string(consumed) + " of " + std::to_string(count) +
                                        " messages");
       }
-      for (const ResolverOutput::Rejection& rejection : r.output.rejections()) {
-        size_t j = start + rejection.index;
+      for (const ResolverOutputReader::Rejection& rejection : output.rejections()) {
+        const size_t j = start + rejection.index;
         r.skipped[j] = 1;
         AddDeadLetter(r, r.items[j].epoch_index, r.messages[j].key, rejection.reason);
       }
-      size_t failed = r.output.failed() ? start + r.output.failed_index() : n;
+      const size_t failed = output.failed() ? start + output.failed_index() : n;
       if (failed < n) r.skipped[failed] = 1;
-      AddOutputs(r, start, failed);
-      for (size_t j = start; j < start + consumed; ++j) {
-        if (!r.skipped[j] && spec.stateful) MarkDirty(r, r.items[j].entry, r.items[j].key);
+      AddOutputs(r, output, start, failed);
+      if (spec.stateful) {
+        for (size_t j = start; j < start + consumed; ++j) {
+          if (!r.skipped[j]) cache.MarkDirty(r.items[j].node);
+        }
       }
       if (failed < n) {
         ++stats_->resolver_errors;
         const BatchItem& item = r.items[failed];
-        AddDeadLetter(r, item.epoch_index, r.messages[failed].key, r.output.failure());
-        CacheEntry* entry = item.entry;
+        AddDeadLetter(r, item.epoch_index, r.messages[failed].key, output.failure());
         if (spec.stateful) {
-          STATEFOLD_RETURN_IF_ERROR(RecoverKey(r, entry, *item.key, item.epoch_index, false));
+          STATEFOLD_RETURN_IF_ERROR(RecoverKey(r, item.node, item.epoch_index, false));
           for (size_t j = failed + 1; j < n; ++j) {
-            if (r.items[j].entry == entry) r.states[j] = entry->state;
+            if (r.items[j].node == item.node) r.states[j] = item.node->value.state;
           }
         }
       }
@@ -507,187 +320,75 @@ class Engine::Impl {
     return Status::Ok();
   }
 
-  // Adds the feature values of a resolver call's output; `base` is the batch index of the
-  // output's first message, and writes of message `failed` (a batch index) are dropped.
-  void AddOutputs(ResolverSlot& r, size_t base, size_t failed) {
-    const ResolverOutput& out = r.output;
+  // Adds the feature values of a resolver call's output to the pending features; `base` is
+  // the batch index of the call's first message, and values of message `failed` (a batch
+  // index) are dropped.
+  void AddOutputs(ResolverRun& r, const ResolverOutputReader& output, size_t base, size_t failed) {
     int64_t counted = -1;
-    const ResolverOutput::OutputValue* previous = nullptr;
+    const ResolverOutputReader::Value* previous = nullptr;
     const size_t end = std::min(r.items.size(), base + kResolverChunk);
     for (size_t j = base; j < std::min(end, base + kPendingAhead); ++j) PrefetchPending(r, j);
-    for (const ResolverOutput::OutputValue& w : out.writes()) {
-      size_t j = base + w.message_index;
+    for (const ResolverOutputReader::Value& v : output.values()) {
+      const size_t j = base + v.message_index;
       if (j == failed) continue;
       if (static_cast<int64_t>(j) != counted) {
         ++stats_->outputs;
         counted = static_cast<int64_t>(j);
         if (j + kPendingAhead < end) PrefetchPending(r, j + kPendingAhead);
       }
-      AddPending(w, out, SameEntity(previous, w), r.items[j].epoch_index, r.items[j].entry);
-      previous = &w;
+      LiveStateCache::Node* node = r.items[j].node;
+      pending_.Add(v.ns, output.entity(v), v.feature, output.value_json(v),
+                   ResolverOutputReader::SameEntity(previous, v), r.items[j].epoch_index,
+                   node != nullptr ? &node->value.pending : nullptr);
+      previous = &v;
     }
   }
 
-  // Prefetches the pending values of batch message j's entity (the entity that its key
-  // wrote last; its PendingEntity was prefetched with the lookup).
-  void PrefetchPending(const ResolverSlot& r, size_t j) const {
-    const CacheEntry* entry = r.items[j].entry;
-    if (entry == nullptr || entry->pending_epoch != epoch_number_) return;
-    const char* values = reinterpret_cast<const char*>(entry->pending->values.data());
-    const size_t bytes = entry->pending->values.size() * sizeof(PendingValue);
-    for (size_t at = 0; at < bytes; at += 64) PrefetchLine(values + at);
+  // Prefetches the pending values of batch message j's entity (the one its key wrote last).
+  void PrefetchPending(const ResolverRun& r, size_t j) const {
+    if (r.items[j].node != nullptr) pending_.PrefetchValues(r.items[j].node->value.pending);
   }
 
-  // Whether write `w` is for the entity of the write before it in the same output, by
-  // construction (one StartEntity), so its entity need not be compared again.
-  static bool SameEntity(const ResolverOutput::OutputValue* previous,
-                         const ResolverOutput::OutputValue& w) {
-    return previous != nullptr && previous->entity_begin == w.entity_begin &&
-           previous->entity_size == w.entity_size && previous->ns.data() == w.ns.data();
-  }
-
-  // Records a feature value for the next checkpoint. `entry` is the state of the message's
-  // key (nullptr for stateless resolvers), used as a hint to find the entity; `order` is the
-  // message's epoch index.
-  // `same_entity`: the entity is that of the previous call's write (see SameEntity).
-  void AddPending(const ResolverOutput::OutputValue& w, const ResolverOutput& out, bool same_entity,
-                  uint64_t order, CacheEntry* entry) {
-    std::string_view ns = w.ns, feature = w.feature;
-    std::string_view entity = out.View(w.entity_begin, w.entity_size);
-    std::string_view value_json = out.View(w.value_begin, w.value_size);
-    // The features of one output share an entity: look it up once for all of them.
-    if (!same_entity && (last_entity_ == nullptr || !last_entity_->Is(ns, entity))) {
-      if (entry != nullptr && entry->pending_epoch == epoch_number_ &&
-          entry->pending->Is(ns, entity)) {
-        last_entity_ = entry->pending;
-      } else {
-        pending_key_.assign(ns).push_back('\0');
-        pending_key_.append(entity);
-        auto it = pending_.find(std::string_view(pending_key_));
-        if (it == pending_.end()) {
-          it = pending_
-                   .emplace(pending_key_,
-                            PendingEntity{static_cast<uint32_t>(ns.size()), ns.data(), nullptr, {}})
-                   .first;
-          it->second.key = &it->first;
-        }
-        last_entity_ = &it->second;
-        if (entry != nullptr) {
-          entry->pending = last_entity_;
-          entry->pending_epoch = epoch_number_;
-        }
-      }
-    }
-    PendingValue* value = nullptr;
-    for (PendingValue& v : last_entity_->values) {
-      if (v.feature.data() == feature.data() || v.feature == feature) {
-        if (v.order > order) return;  // a replayed older message never overwrites a newer value
-        value = &v;
-        break;
-      }
-    }
-    if (value == nullptr) {
-      value = &last_entity_->values.emplace_back();
-      value->feature = feature;
-    }
-    if (value->value_json.size() == value_json.size()) {  // often: a count of as many digits
-      short_bytes::Copy(value->value_json.data(), value_json.data(), value_json.size());
-    } else {
-      value->value_json.assign(value_json);
-    }
-    value->order = order;
-  }
-
-  void MarkDirty(ResolverSlot& r, CacheEntry* entry, const std::string* key) {
-    entry->dirty = true;
-    if (!entry->in_dirty_list) {
-      entry->in_dirty_list = true;
-      r.dirty.emplace_back(key, entry);
-    }
-  }
-
-  // The cache node of `key` (hash `hash`), loading its committed or initial state when the
-  // key is not in the cache; nullptr with *status set when that fails.
-  StateCache::Node* Lookup(ResolverSlot& r, std::string_view key, uint64_t hash, Status* status) {
-    StateCache::Node* node = r.cache.Find(key, hash);
-    if (node == nullptr) {
-      node = r.cache.Insert(key);
-      *status = LoadCommitted(r, key, &node->value);
-      if (!status->ok()) {
-        r.cache.Erase(node);
-        return nullptr;
-      }
-    }
-    node->value.last_used_epoch = epoch_number_;
-    return node;
-  }
-
-  // Sets entry->state to the committed state of `key`, or to a new initial state.
-  Status LoadCommitted(ResolverSlot& r, std::string_view key, CacheEntry* entry) {
-    bool found = false;
-    // Until a checkpoint commits the resolver's first state, there is none to look up.
-    if (r.keys > 0) {
-      STATEFOLD_RETURN_IF_ERROR(store_->GetState(r.spec->name, key, &stored_scratch_, &found));
-    }
-    entry->committed = found;
-    if (!found) {
-      return r.resolver->NewState(&entry->state);
-    }
-    uint32_t version;
-    std::string_view payload;
-    STATEFOLD_RETURN_IF_ERROR(ParseStateHeader(stored_scratch_, &version, &payload)
-                                  .WithContext("state of key " + std::string(key)));
-    if (version != r.schema_version) {
-      return Status::Corruption("state of key " + std::string(key) + " of resolver " +
-                                r.spec->name + " has schema version " + std::to_string(version) +
-                                ", expected " + std::to_string(r.schema_version));
-    }
-    return r.resolver->DecodeState(payload, &entry->state)
-        .WithContext("resolver " + r.spec->name + ", key " + std::string(key));
-  }
-
-  // Rebuilds the live state of `key`: its committed state, then its epoch messages before
-  // epoch index `limit` that are not dead letters. With `validate`, the state is encoded
+  // Rebuilds the live state of the node's key: its committed state, then its epoch messages
+  // before epoch index `limit` that are not dead letters. With `validate`, the state is encoded
   // after each replayed message, and a message that leaves it not fitting the schema is
   // dead-lettered. A message that fails during replay is dead-lettered and replay restarts.
-  Status RecoverKey(ResolverSlot& r, CacheEntry* entry, const std::string& key, uint32_t limit,
-                    bool validate) {
+  Status RecoverKey(ResolverRun& r, LiveStateCache::Node* node, uint32_t limit, bool validate) {
+    const std::string& key = node->key;
+    CacheEntry* entry = &node->value;
     std::vector<Message> replay;
     std::vector<uint32_t> replay_indexes;
     std::vector<StateHandle> states;
-    ResolverOutput output;
+    ResolverOutput replay_output;
+    ResolverOutputReader output(&replay_output);
     std::string encoded;
     for (;;) {
-      r.resolver->ReleaseState(entry->state);
-      entry->state = nullptr;
-      STATEFOLD_RETURN_IF_ERROR(LoadCommitted(r, key, entry));
+      STATEFOLD_RETURN_IF_ERROR(r.cache->Reload(node));
       replay.clear();
       replay_indexes.clear();
       for (const KeyRef& ref : r.epoch_keys) {
         if (ref.epoch_index >= limit) break;
-        if (Bytes(ref.key_begin, ref.key_size) != key || r.dead.count(ref.epoch_index)) continue;
-        replay.push_back(MessageAt(ref));
+        if (epoch_.Key(ref) != key || r.dead.count(ref.epoch_index)) continue;
+        replay.push_back(epoch_.MessageAt(ref));
         replay_indexes.push_back(ref.epoch_index);
       }
       bool restart = false;
-      size_t step = validate ? 1 : replay.size();
+      const size_t step = validate ? 1 : replay.size();
       for (size_t start = 0; start < replay.size() && !restart;) {
-        size_t count = std::min(step, replay.size() - start);
+        const size_t count = std::min(step, replay.size() - start);
         states.assign(count, entry->state);
         output.Clear();
-        size_t consumed = r.resolver->RunBatch(
-            std::span<const Message>(replay.data() + start, count), states, &output);
+        const size_t consumed = r.resolver->RunBatch(
+            std::span<const Message>(replay.data() + start, count), states, &replay_output);
         if (output.interrupted()) {
           return Status::Aborted("resolver " + r.spec->name + " was interrupted");
         }
-        for (const ResolverOutput::Rejection& rejection : output.rejections()) {
-          size_t j = start + rejection.index;
-          AddDeadLetter(r, replay_indexes[j], key, rejection.reason);
+        for (const ResolverOutputReader::Rejection& rejection : output.rejections()) {
+          AddDeadLetter(r, replay_indexes[start + rejection.index], key, rejection.reason);
           restart = true;
         }
         if (output.failed()) {
-          size_t j = start + output.failed_index();
-          AddDeadLetter(r, replay_indexes[j], key, output.failure());
+          AddDeadLetter(r, replay_indexes[start + output.failed_index()], key, output.failure());
           restart = true;
         }
         if (!restart && validate) {
@@ -701,11 +402,12 @@ class Engine::Impl {
           }
         }
         if (!restart) {
-          const ResolverOutput::OutputValue* previous = nullptr;
-          for (const ResolverOutput::OutputValue& w : output.writes()) {
-            size_t j = start + w.message_index;
-            AddPending(w, output, SameEntity(previous, w), replay_indexes[j], entry);
-            previous = &w;
+          const ResolverOutputReader::Value* previous = nullptr;
+          for (const ResolverOutputReader::Value& v : output.values()) {
+            pending_.Add(v.ns, output.entity(v), v.feature, output.value_json(v),
+                         ResolverOutputReader::SameEntity(previous, v),
+                         replay_indexes[start + v.message_index], &entry->pending);
+            previous = &v;
           }
         }
         start += consumed;
@@ -716,185 +418,51 @@ class Engine::Impl {
     }
   }
 
-  void AddRawDeadLetter(uint32_t source_index, const RawRecord& record, const std::string& reason) {
-    std::string json = "{\"source\":";
-    AppendJsonString(sources_[source_index]->name(), &json);
-    json += ",\"partition\":" + std::to_string(record.partition) +
-            ",\"offset\":" + std::to_string(record.offset) + ",\"resolver\":null,\"error\":";
-    AppendJsonString(reason, &json);
-    if (simdjson::validate_utf8(record.bytes.data(), record.bytes.size())) {
-      json += ",\"message\":";
-      AppendJsonString(record.bytes.substr(0, 4096), &json);
-    } else {
-      json += ",\"message\":null";
-    }
-    json += "}";
-    DeadLetter letter;
-    if (sources_[source_index]->PublishesDeadLetters()) {
-      letter.partition = record.partition;
-      letter.offset = record.offset;
-      letter.has_key = record.has_key;
-      letter.key.assign(record.enveloped ? std::string_view() : record.key);
-      letter.value.assign(record.enveloped ? record.bytes : record.value);
-      letter.timestamp_ms = record.timestamp_ms;
-      letter.error = reason;
-    }
-    pending_dead_letters_.push_back(PendingDeadLetter{source_index, record.partition, record.offset,
-                                                      -1, std::move(json), std::move(letter)});
-    ++stats_->dead_letters;
-  }
-
-  void AddDeadLetter(ResolverSlot& r, uint32_t epoch_index, std::string_view key,
-                     const std::string& reason) {
+  // Records that `r` could not take epoch message `epoch_index`, keyed by `key` (empty when
+  // no key could be read), and leaves it out of the key's replays.
+  void AddDeadLetter(ResolverRun& r, uint32_t epoch_index, std::string_view key,
+                     std::string_view reason) {
     r.dead.insert(epoch_index);
-    const EpochMessage& m = epoch_[epoch_index];
-    std::string json = "{\"source\":";
-    AppendJsonString(sources_[m.source_index]->name(), &json);
-    json += ",\"partition\":" + std::to_string(m.partition) +
-            ",\"offset\":" + std::to_string(m.offset) + ",\"resolver\":";
-    AppendJsonString(r.spec->name, &json);
-    json += ",\"key\":";
-    if (!key.empty()) {
-      AppendJsonString(key, &json);
-    } else if (m.has_key) {
-      AppendJsonString(Bytes(m.key_begin(), m.key_size), &json);
-    } else {
-      json += "null";
-    }
-    json += ",\"timestamp\":" + std::to_string(m.timestamp_ms) + ",\"error\":";
-    AppendJsonString(reason, &json);
-    json += ",\"value\":";
-    AppendJsonString(Bytes(m.value_begin, m.value_size), &json);
-    json += "}";
-    DeadLetter letter;
-    if (sources_[m.source_index]->PublishesDeadLetters()) {
-      letter.partition = m.partition;
-      letter.offset = m.offset;
-      letter.resolver = r.spec->name;
-      letter.has_key = m.has_key;
-      letter.key.assign(Bytes(m.key_begin(), m.key_size));
-      letter.value.assign(Bytes(m.value_begin, m.value_size));
-      letter.timestamp_ms = m.timestamp_ms;
-      letter.error = reason;
-    }
-    pending_dead_letters_.push_back(PendingDeadLetter{m.source_index, m.partition, m.offset,
-                                                      &r - resolvers_.data(), std::move(json),
-                                                      std::move(letter)});
+    dead_letters_.AddMessage(epoch_, epoch_[epoch_index], r.index, r.spec->name, key, reason);
     ++stats_->dead_letters;
   }
 
-  Status Checkpoint() {
-    CheckpointBatch batch(store_.get());
-    for (ResolverSlot& r : resolvers_) {
-      const std::string& name = r.spec->name;
-      if (r.schema_pending) {
-        batch.PutMeta(state_layout::SchemaKey(name), r.spec->state_schema);
-        r.schema_pending = false;
-      }
-      // Sorted, because RocksDB's memtable inserts keys in order far faster than at random.
-      std::sort(r.dirty.begin(), r.dirty.end(),
-                [](const auto& a, const auto& b) { return *a.first < *b.first; });
-      for (auto& [key, entry] : r.dirty) {
-        entry->in_dirty_list = false;
-        if (!entry->dirty) continue;
-        state_scratch_.clear();
-        WriteStateHeader(r.schema_version, &state_scratch_);
-        Status status = r.resolver->EncodeState(entry->state, &state_scratch_);
-        if (!status.ok()) {
-          STATEFOLD_RETURN_IF_ERROR(RecoverKey(r, entry, *key, UINT32_MAX, true));
-          if (!entry->dirty) continue;
-          state_scratch_.clear();
-          WriteStateHeader(r.schema_version, &state_scratch_);
-          STATEFOLD_RETURN_IF_ERROR(r.resolver->EncodeState(entry->state, &state_scratch_)
-                                        .WithContext("resolver " + name + ", key " + *key));
-        }
-        batch.PutState(name, *key, state_scratch_);
-        entry->dirty = false;
-        if (!entry->committed) {
-          entry->committed = true;
-          ++r.keys;
-          r.keys_changed = true;
-        }
-      }
-      r.dirty.clear();
-      if (r.keys_changed) {
-        batch.PutMeta(state_layout::KeyCountKey(name), std::to_string(r.keys));
-        r.keys_changed = false;
-      }
+  // Commits the epoch. Each component stages its writes into the checkpoint's one batch, in
+  // this order, and the batch commits atomically:
+  //   1. the resolvers' states (new schemas, changed states, key counts); a state that does
+  //      not encode is rebuilt by replay first, which may add dead letters and feature values,
+  //      so this comes before them;
+  //   2. the feature values, through the online store (Redis acknowledges them here, before
+  //      the commit, so that it is never behind the committed positions);
+  //   3. the dead letters (a source's own dead-letter topic is published to here);
+  //   4. the source positions;
+  //   5. the run status.
+  // Only after the commit do the components drop what they staged.
+  Status CommitEpoch() {
+    CheckpointBatch* batch = checkpoint_->batch();
+    for (ResolverRun& r : resolvers_) {
+      STATEFOLD_RETURN_IF_ERROR(r.cache->Stage(batch, [this, &r](LiveStateCache::Node* node) {
+        return RecoverKey(r, node, UINT32_MAX, /*validate=*/true);
+      }));
     }
-    // In key order ("<ns>\0<entity>\0<feature>"): sorting the entities' map keys once is far
-    // cheaper than sorting every value, and in-order inserts are cheaper for the store.
-    std::vector<PendingEntity*> entities;
-    entities.reserve(pending_.size());
-    for (auto& [key, entity] : pending_) entities.push_back(&entity);
-    std::sort(entities.begin(), entities.end(),
-              [](const PendingEntity* a, const PendingEntity* b) { return *a->key < *b->key; });
-    std::vector<FeatureValue> writes;
-    writes.reserve(pending_.size() * 2);
-    for (PendingEntity* entity : entities) {
-      std::sort(entity->values.begin(), entity->values.end(),
-                [](const PendingValue& a, const PendingValue& b) { return a.feature < b.feature; });
-      std::string_view k(*entity->key);
-      for (const PendingValue& v : entity->values) {
-        FeatureValue w;
-        w.ns = k.substr(0, entity->ns_size);
-        w.entity_id = k.substr(entity->ns_size + 1);
-        w.feature = v.feature;
-        w.value_json = v.value_json;
-        w.time_ms = epoch_[v.order].timestamp_ms;
-        w.offset = epoch_[v.order].offset;
-        writes.push_back(w);
-      }
-    }
-    STATEFOLD_RETURN_IF_ERROR(online_->Write(writes, &batch));
-    std::stable_sort(pending_dead_letters_.begin(), pending_dead_letters_.end());
-    uint64_t first_dead_letter = next_dead_letter_;
-    std::vector<std::vector<DeadLetter>> published(sources_.size());
-    for (PendingDeadLetter& dead : pending_dead_letters_) {
-      if (sources_[dead.source_index]->PublishesDeadLetters()) {
-        published[dead.source_index].push_back(std::move(dead.letter));
-      } else {
-        batch.PutDeadLetter(next_dead_letter_++, dead.record_json);
-      }
-    }
-    // Published before the commit that moves past them: a crash in between publishes them
-    // again (at-least-once for dead-letter topics), never loses one.
-    for (size_t s = 0; s < sources_.size(); ++s) {
-      if (published[s].empty()) continue;
-      Status status = sources_[s]->PublishDeadLetters(published[s]);
-      if (!status.ok()) {
-        next_dead_letter_ = first_dead_letter;
-        return status;
-      }
-    }
-    if (next_dead_letter_ != first_dead_letter) {
-      batch.PutMeta(state_layout::kNextDeadLetterKey, std::to_string(next_dead_letter_));
-    }
-    for (auto& source : sources_) batch.PutPositions(source->name(), source->Positions());
-    batch.PutMeta(state_layout::kRunStatusKey, CurrentRunStatus().ToJson());
-    auto commit_started = std::chrono::steady_clock::now();
-    STATEFOLD_RETURN_IF_ERROR(store_->Commit(&batch));
-    last_commit_ms_ =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - commit_started)
-            .count();
+    STATEFOLD_RETURN_IF_ERROR(pending_.Stage(epoch_, online_.get(), batch));
+    STATEFOLD_RETURN_IF_ERROR(dead_letters_.Stage(batch));
+    for (auto& source : sources_) batch->PutPositions(source->name(), source->Positions());
+    batch->PutMeta(state_layout::kRunStatusKey, CurrentRunStatus().ToJson());
+    STATEFOLD_RETURN_IF_ERROR(checkpoint_->Commit());
     ++stats_->checkpoints;
     for (auto& source : sources_) source->Committed(source->Positions());
     if (options_.on_committed_feature) {
-      for (const FeatureValue& w : writes) options_.on_committed_feature(w);
+      for (const FeatureValue& value : pending_.staged()) options_.on_committed_feature(value);
     }
-    pending_.clear();
-    last_entity_ = nullptr;
-    pending_dead_letters_.clear();
-    epoch_.clear();
-    epoch_bytes_.Clear();
-    for (ResolverSlot& r : resolvers_) {
+    pending_.Clear();
+    dead_letters_.Clear();
+    epoch_.Clear();
+    for (ResolverRun& r : resolvers_) {
       r.epoch_keys.clear();
       r.dead.clear();
-      Evict(r);
+      r.cache->EndEpoch(options_.state_cache_entries);
     }
-    messages_since_checkpoint_ = 0;
-    last_checkpoint_ = std::chrono::steady_clock::now();
-    ++epoch_number_;
     return Status::Ok();
   }
 
@@ -908,7 +476,7 @@ class Engine::Impl {
     status.resolver_errors = stats_->resolver_errors;
     status.dead_letters = stats_->dead_letters;
     status.checkpoints = stats_->checkpoints + 1;  // this one
-    status.last_checkpoint_commit_ms = last_commit_ms_;
+    status.last_checkpoint_commit_ms = checkpoint_->last_commit_ms();
     for (const auto& source : sources_) {
       RunStatus::Source& s = status.sources.emplace_back();
       s.name = source->name();
@@ -919,31 +487,10 @@ class Engine::Impl {
             {p.partition, p.next_offset, lag < 0 ? std::nullopt : std::optional<int64_t>(lag)});
       }
     }
-    for (const ResolverSlot& r : resolvers_) status.resolvers.push_back({r.spec->name, r.keys});
-    return status;
-  }
-
-  // Keeps the live-state cache within its budget: drops clean entries, least recently used
-  // epochs first (all entries are clean right after a checkpoint).
-  void Evict(ResolverSlot& r) {
-    if (r.cache.size() <= options_.state_cache_entries) return;
-    size_t target = options_.state_cache_entries - options_.state_cache_entries / 4;
-    std::vector<StateCache::Node*> victims;
-    for (int pass = 0; pass < 2 && r.cache.size() > target; ++pass) {
-      // Older epochs first; then, if that was not enough, any entry (all are clean now).
-      victims.clear();
-      size_t keep = r.cache.size();
-      r.cache.ForEach([&](StateCache::Node* node) {
-        if (keep > target && (pass == 1 || node->value.last_used_epoch < epoch_number_)) {
-          victims.push_back(node);
-          --keep;
-        }
-      });
-      for (StateCache::Node* node : victims) {
-        r.resolver->ReleaseState(node->value.state);
-        r.cache.Erase(node);
-      }
+    for (const ResolverRun& r : resolvers_) {
+      status.resolvers.push_back({r.spec->name, r.cache->committed_keys()});
     }
+    return status;
   }
 
   EngineOptions options_;
@@ -951,28 +498,18 @@ class Engine::Impl {
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<OnlineStore> online_;
   std::vector<std::unique_ptr<Source>> sources_;
-  std::vector<ResolverSlot> resolvers_;
+  std::vector<ResolverRun> resolvers_;
   RunStats* stats_ = nullptr;
+  int64_t run_started_ms_ = 0;
 
-  std::vector<EpochMessage> epoch_;
-  ByteArena epoch_bytes_;
+  EpochLog epoch_;
   // The value slots of the batch being processed (see ValueSlots), and their values.
   std::vector<ValueSlots> value_slots_;
   std::vector<std::string_view> slot_values_;
-  std::unordered_map<std::string, PendingEntity, StringHash, std::equal_to<>> pending_;
-  PendingEntity* last_entity_ = nullptr;  // the entity of the previous AddPending
-  std::vector<PendingDeadLetter> pending_dead_letters_;
-  uint64_t next_dead_letter_ = 0;
-  int64_t run_started_ms_ = 0;
-  double last_commit_ms_ = 0;  // of the previous checkpoint
-  uint64_t epoch_number_ = 1;
-  size_t messages_since_checkpoint_ = 0;
-  std::chrono::steady_clock::time_point last_checkpoint_;
-
+  PendingFeatures pending_;
+  DeadLetters dead_letters_;
+  std::optional<Checkpoint> checkpoint_;  // from Run on
   std::string key_scratch_;
-  std::string pending_key_;
-  std::string stored_scratch_;
-  std::string state_scratch_;
 };
 
 Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* engine) {

@@ -1,8 +1,8 @@
-// KeyMap: string key -> V, for the engine's per-message lookups (the live-state cache). Open
-// addressing with linear probing over a power-of-two array of (hash, node) slots: a lookup is
-// one probe into the slot array and one load of the matching node, with no division and no
-// chain of buckets. Nodes never move, so pointers to keys and values stay valid until the
-// node is erased.
+// KeyMap: string key -> V, for the engine's per-message lookups (the live-state cache and the
+// pending features). Open addressing with linear probing over a power-of-two array of (hash,
+// node) buckets: a lookup is one probe into the bucket array and one load of the matching node,
+// with no division and no chain. Nodes never move, so pointers to keys and values stay valid
+// until the node is erased.
 #pragma once
 
 #include <cstdint>
@@ -83,19 +83,19 @@ class KeyMap {
     V value;
   };
 
-  KeyMap() : slots_(16) {}
+  KeyMap() : buckets_(16) {}
   ~KeyMap() { Clear(); }
   KeyMap(const KeyMap&) = delete;
   KeyMap& operator=(const KeyMap&) = delete;
-  KeyMap(KeyMap&& other) noexcept : slots_(16) {
-    slots_.swap(other.slots_);
+  KeyMap(KeyMap&& other) noexcept : buckets_(16) {
+    buckets_.swap(other.buckets_);
     std::swap(size_, other.size_);
   }
 
   size_t size() const { return size_; }
 
   // Inline (keys are short): eight bytes at a time through a multiply-xorshift, then
-  // MurmurHash3's finalizer, so that the low bits the slot index takes are well mixed.
+  // MurmurHash3's finalizer, so that the low bits the bucket index takes are well mixed.
   static uint64_t Hash(std::string_view key) {
     using short_bytes::Load64, short_bytes::LoadTail, short_bytes::Mix;
     const char* p = key.data();
@@ -110,14 +110,14 @@ class KeyMap {
     return h ^ (h >> 33);
   }
 
-  // Batched lookups overlap their cache misses: hash every key and Prefetch its slot first,
-  // then PrefetchNode (the slot is in cache by then), then Find.
-  void Prefetch(uint64_t hash) const { PrefetchLine(&slots_[hash & Mask()]); }
+  // Batched lookups overlap their cache misses: hash every key and Prefetch its bucket first,
+  // then PrefetchNode (the bucket is in cache by then), then Find.
+  void Prefetch(uint64_t hash) const { PrefetchLine(&buckets_[hash & Mask()]); }
   void PrefetchNode(uint64_t hash) const {
-    const Slot& slot = slots_[hash & Mask()];
-    if (slot.node != nullptr) {  // a node may straddle two cache lines
-      PrefetchLine(slot.node);
-      PrefetchLine(reinterpret_cast<const char*>(slot.node) + sizeof(Node) - 1);
+    const Bucket& bucket = buckets_[hash & Mask()];
+    if (bucket.node != nullptr) {  // a node may straddle two cache lines
+      PrefetchLine(bucket.node);
+      PrefetchLine(reinterpret_cast<const char*>(bucket.node) + sizeof(Node) - 1);
     }
   }
 
@@ -125,17 +125,18 @@ class KeyMap {
   Node* Find(std::string_view key) const { return Find(key, Hash(key)); }
   Node* Find(std::string_view key, uint64_t hash) const {
     for (size_t i = hash & Mask();; i = (i + 1) & Mask()) {
-      const Slot& slot = slots_[i];
-      if (slot.node == nullptr) return nullptr;
-      if (slot.hash == hash && ShortBytesEqual(slot.node->key, key)) return slot.node;
+      const Bucket& bucket = buckets_[i];
+      if (bucket.node == nullptr) return nullptr;
+      if (bucket.hash == hash && ShortBytesEqual(bucket.node->key, key)) return bucket.node;
     }
   }
 
-  // Adds `key` (REQUIRES: absent) with a value-initialized V.
-  Node* Insert(std::string_view key) {
-    if ((size_ + 1) * 2 > slots_.size()) Grow();
+  // Adds `key` (REQUIRES: absent; `hash` is Hash(key)) with a value-initialized V.
+  Node* Insert(std::string_view key) { return Insert(key, Hash(key)); }
+  Node* Insert(std::string_view key, uint64_t hash) {
+    if ((size_ + 1) * 2 > buckets_.size()) Grow();
     Node* node = new Node{std::string(key), V{}};
-    Place(Hash(key), node);
+    Place(hash, node);
     ++size_;
     return node;
   }
@@ -143,62 +144,62 @@ class KeyMap {
   // Removes and deletes `node` (REQUIRES: in the map).
   void Erase(Node* node) {
     size_t i = Hash(node->key) & Mask();
-    while (slots_[i].node != node) i = (i + 1) & Mask();
+    while (buckets_[i].node != node) i = (i + 1) & Mask();
     delete node;
     --size_;
     // Backward-shift deletion: move later entries of the probe run into the hole.
     for (size_t j = (i + 1) & Mask();; j = (j + 1) & Mask()) {
-      if (slots_[j].node == nullptr) break;
-      size_t home = slots_[j].hash & Mask();
-      // Entry j may fill hole i when its home slot is not in (i, j] (cyclically).
+      if (buckets_[j].node == nullptr) break;
+      size_t home = buckets_[j].hash & Mask();
+      // Entry j may fill hole i when its home bucket is not in (i, j] (cyclically).
       bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
       if (!stays) {
-        slots_[i] = slots_[j];
+        buckets_[i] = buckets_[j];
         i = j;
       }
     }
-    slots_[i] = Slot();
+    buckets_[i] = Bucket();
   }
 
   // Calls visit(node) for every node; erasing during the walk is not allowed.
   template <class Visit>
   void ForEach(Visit&& visit) const {
-    for (const Slot& slot : slots_) {
-      if (slot.node != nullptr) visit(slot.node);
+    for (const Bucket& bucket : buckets_) {
+      if (bucket.node != nullptr) visit(bucket.node);
     }
   }
 
   void Clear() {
-    for (Slot& slot : slots_) {
-      delete slot.node;
-      slot = Slot();
+    for (Bucket& bucket : buckets_) {
+      delete bucket.node;
+      bucket = Bucket();
     }
     size_ = 0;
   }
 
  private:
-  struct Slot {
+  struct Bucket {
     uint64_t hash = 0;
     Node* node = nullptr;
   };
 
-  size_t Mask() const { return slots_.size() - 1; }
+  size_t Mask() const { return buckets_.size() - 1; }
 
   void Place(uint64_t hash, Node* node) {
     size_t i = hash & Mask();
-    while (slots_[i].node != nullptr) i = (i + 1) & Mask();
-    slots_[i] = Slot{hash, node};
+    while (buckets_[i].node != nullptr) i = (i + 1) & Mask();
+    buckets_[i] = Bucket{hash, node};
   }
 
   void Grow() {
-    std::vector<Slot> old(slots_.size() * 2);
-    old.swap(slots_);
-    for (const Slot& slot : old) {
-      if (slot.node != nullptr) Place(slot.hash, slot.node);
+    std::vector<Bucket> old(buckets_.size() * 2);
+    old.swap(buckets_);
+    for (const Bucket& bucket : old) {
+      if (bucket.node != nullptr) Place(bucket.hash, bucket.node);
     }
   }
 
-  std::vector<Slot> slots_;
+  std::vector<Bucket> buckets_;
   size_t size_ = 0;
 };
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "state/dead_letter_record.h"
 #include "state/state_layout.h"
 
 namespace statefold {
@@ -52,9 +53,10 @@ void CheckpointBatch::PutOnline(std::string_view key, std::string_view value) {
               rocksdb::Slice(value.data(), value.size()));
 }
 
-void CheckpointBatch::PutDeadLetter(uint64_t sequence, std::string_view record_json) {
-  batch_->Put(store_->dead_letters_, state_layout::DeadLetterKey(sequence),
-              rocksdb::Slice(record_json.data(), record_json.size()));
+void CheckpointBatch::PutDeadLetter(uint64_t sequence, const DeadLetter& letter) {
+  scratch_.clear();
+  AppendDeadLetterRecord(letter, &scratch_);
+  batch_->Put(store_->dead_letters_, state_layout::DeadLetterKey(sequence), scratch_);
 }
 
 void CheckpointBatch::PutMeta(std::string_view name, std::string_view value) {

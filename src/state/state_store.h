@@ -33,7 +33,8 @@ class CheckpointBatch {
 
   void PutState(std::string_view resolver, std::string_view key, std::string_view stored_value);
   void PutOnline(std::string_view key, std::string_view value);
-  void PutDeadLetter(uint64_t sequence, std::string_view record_json);
+  // Stores `letter` as dead letter number `sequence` (state/dead_letter_record.h).
+  void PutDeadLetter(uint64_t sequence, const DeadLetter& letter);
   void PutMeta(std::string_view name, std::string_view value);
   void PutPositions(std::string_view source, const std::vector<SourcePosition>& positions);
 
