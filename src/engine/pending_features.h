@@ -104,8 +104,8 @@ class PendingFeatures {
                            entity_id) &&
            (ns.data() == e->value.ns_data || std::memcmp(key.data(), ns.data(), ns.size()) == 0);
   }
-  static void SetValue(PendingEntity* entity, std::string_view feature,
-                       std::string_view value_json, uint64_t order) {
+  [[gnu::always_inline]] static void SetValue(PendingEntity* entity, std::string_view feature,
+                                              std::string_view value_json, uint64_t order) {
     PendingValue* value = nullptr;
     for (PendingValue& v : entity->values) {
       if (v.feature.data() == feature.data() || v.feature == feature) {

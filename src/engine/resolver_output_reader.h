@@ -42,7 +42,9 @@ class ResolverOutputReader {
   std::span<const Rejection> rejections() const { return output_->rejections_; }
   bool failed() const { return output_->failed_; }
   bool interrupted() const { return output_->interrupted_; }
-  uint32_t failed_index() const { return output_->failed_index_; }  // REQUIRES: failed or interrupted
+  uint32_t failed_index() const {
+    return output_->failed_index_;
+  }  // REQUIRES: failed or interrupted
   const std::string& failure() const { return output_->failure_; }
 
  private:

@@ -93,9 +93,8 @@ TEST_F(DeadLettersTest, LettersAreStoredInSourcePartitionOffsetResolverOrder) {
   std::vector<std::pair<uint64_t, std::string>> stored = Stored();
   ASSERT_EQ(stored.size(), 4u);
   EXPECT_EQ(stored[0].first, 0u);
-  EXPECT_EQ(stored[0].second,
-            R"({"source":"logins","partition":0,"offset":2,"resolver":null,)"
-            R"("error":"record is not valid JSON","message":"{"})");
+  EXPECT_EQ(stored[0].second, R"({"source":"logins","partition":0,"offset":2,"resolver":null,)"
+                              R"("error":"record is not valid JSON","message":"{"})");
   EXPECT_EQ(stored[1].second,
             R"({"source":"logins","partition":0,"offset":5,"resolver":"first","key":"user-1",)"
             R"("timestamp":1234,"error":"failed","value":"{\"ip\":1}"})");
@@ -156,9 +155,8 @@ TEST(DeadLetterRecordTest, AnUndecodableRecordKeepsItsFirstBytesCutAtACharacter)
   letter.value = "caf\xc3";  // not UTF-8
   json.clear();
   AppendDeadLetterRecord(letter, &json);
-  EXPECT_EQ(json,
-            R"({"source":"s","partition":0,"offset":0,"resolver":null,"error":"bad",)"
-            R"("message":null})");
+  EXPECT_EQ(json, R"({"source":"s","partition":0,"offset":0,"resolver":null,"error":"bad",)"
+                  R"("message":null})");
 }
 
 TEST(DeadLetterRecordTest, AMessageWithoutAnyKeyShowsNull) {
@@ -169,9 +167,8 @@ TEST(DeadLetterRecordTest, AMessageWithoutAnyKeyShowsNull) {
   letter.value = "v";
   std::string json;
   AppendDeadLetterRecord(letter, &json);
-  EXPECT_EQ(json,
-            R"({"source":"s","partition":0,"offset":0,"resolver":"r","key":null,)"
-            R"("timestamp":0,"error":"e","value":"v"})");
+  EXPECT_EQ(json, R"({"source":"s","partition":0,"offset":0,"resolver":"r","key":null,)"
+                  R"("timestamp":0,"error":"e","value":"v"})");
 }
 
 }  // namespace

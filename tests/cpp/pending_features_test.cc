@@ -66,9 +66,9 @@ TEST_F(PendingFeaturesTest, ValuesAreStagedSortedByNamespaceEntityAndFeature) {
   pending_.Add("device", "d1", "z", "3", false, 1, nullptr);
   pending_.Add("user", "u1", "a", "\"x\"", false, 2, nullptr);
   pending_.Add("user", "u10", "a", "4", false, 2, nullptr);
-  EXPECT_EQ(Stage(), (std::vector<std::string>{
-                         "device/d1/z=3@1001:101", "user/u1/a=\"x\"@1002:102",
-                         "user/u10/a=4@1002:102", "user/u2/a=2@1000:100", "user/u2/b=1@1000:100"}));
+  EXPECT_EQ(Stage(), (std::vector<std::string>{"device/d1/z=3@1001:101", "user/u1/a=\"x\"@1002:102",
+                                               "user/u10/a=4@1002:102", "user/u2/a=2@1000:100",
+                                               "user/u2/b=1@1000:100"}));
   EXPECT_EQ(pending_.staged().size(), 5u);
   EXPECT_EQ(pending_.entity_count(), 4u);
 }
@@ -94,9 +94,9 @@ TEST_F(PendingFeaturesTest, AHintFindsItsEntityAndGoesStaleAfterClear) {
   PendingFeatures::Hint wrong = other;
   pending_.Add("user", "u1", "total", "3", false, 3, &wrong);
   EXPECT_EQ(wrong.entity, hint.entity);
-  EXPECT_EQ(Stage(), (std::vector<std::string>{"user/u1/count=2@1002:102",
-                                               "user/u1/total=3@1003:103",
-                                               "user/u2/count=6@1003:103"}));
+  EXPECT_EQ(Stage(),
+            (std::vector<std::string>{"user/u1/count=2@1002:102", "user/u1/total=3@1003:103",
+                                      "user/u2/count=6@1003:103"}));
   pending_.Clear();
   EXPECT_EQ(pending_.entity_count(), 0u);
   EXPECT_TRUE(pending_.staged().empty());
