@@ -120,7 +120,8 @@ TEST_F(DeadLettersTest, ASourceWithItsOwnDestinationGetsItsLettersPublished) {
   record.offset = 3;
   record.has_key = true;
   record.key = "k";
-  record.value = std::string(10000, 'v');  // published whole, not truncated
+  const std::string value(10000, 'v');
+  record.value = value;  // published whole, not truncated
   letters.AddRecord(1, record, "message of 10000 bytes exceeds the limit");
   letters.AddRecord(0, Line(1, "bad line"), "record is not valid JSON");
 
