@@ -6,7 +6,8 @@ BUILD := build
 BUILD_ASAN := build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build test test-cpp test-cpp-asan test-python demo bench bench-serve fmt fmt-check clean
+.PHONY: deps build test test-cpp test-cpp-asan test-python demo bench-programs bench bench-serve fmt \
+  fmt-check clean
 
 deps:
 	bash scripts/install-deps
@@ -36,11 +37,17 @@ test-python: build
 demo: build
 	bash examples/login/run_demo.sh
 
-bench: build
+# The benchmark programs (bench/CMakeLists.txt, into build/bench/) are built only with
+# STATEFOLD_BENCH=ON; this turns it on in build/, where it stays on.
+bench-programs: build
+	cmake -S . -B $(BUILD) -DSTATEFOLD_BENCH=ON
+	cmake --build $(BUILD) -j $(JOBS)
+
+bench: bench-programs
 	$(PYTHON_VENV) bench/run.py
 
 # GET /v1/features at 10k requests/s against `statefold serve` (see BENCHMARKS.md).
-bench-serve: build
+bench-serve: bench-programs
 	$(PYTHON_VENV) bench/serve.py --redis
 
 fmt:
