@@ -17,7 +17,7 @@ $(BUILD)/build.ninja: | deps
 
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
-	bash scripts/install-python-package
+	bash scripts/install-python-package $(BUILD)
 
 test: build test-cpp test-cpp-asan test-python
 
@@ -56,5 +56,12 @@ fmt:
 fmt-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.cc' '*.h')
 
+# Everything a build made: the build trees (build/, build-asan/, bench/binding's build-binding/,
+# ...), the modules installed into python/statefold, packaging output, and the caches of Python
+# and of the test tools. Not .venv (the environment `make deps` made), nor the inputs and state
+# directories that benchmark and `statefold run` runs left (bench/data, bench/out, .statefold).
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) python/statefold/_ext*.so
+	rm -rf $(BUILD) $(BUILD_ASAN) build-* python/statefold/_ext*.so \
+	  python/statefold/libstatefold.so* dist wheelhouse *.egg-info python/*.egg-info \
+	  .pytest_cache .hypothesis
+	find . -path ./.venv -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
