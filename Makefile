@@ -6,8 +6,8 @@ BUILD := build
 BUILD_ASAN := build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build test test-cpp test-cpp-asan test-python demo bench-programs bench bench-serve fmt \
-  fmt-check clean
+.PHONY: deps build test test-cpp test-cpp-asan test-python test-install demo bench-programs bench \
+  bench-serve fmt fmt-check clean
 
 deps:
 	bash scripts/install-deps
@@ -19,7 +19,7 @@ build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 	bash scripts/install-python-package $(BUILD)
 
-test: build test-cpp test-cpp-asan test-python
+test: build test-cpp test-cpp-asan test-python test-install
 
 test-cpp: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -33,6 +33,11 @@ test-cpp-asan: deps
 
 test-python: build
 	$(PYTHON_VENV) -m pytest -q tests/python
+
+# `pip install .` (pyproject.toml) into a fresh virtual environment, then the reference example
+# run from there (tests/install): a full build of the engine in pip's own build tree.
+test-install: deps
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PYTHON_VENV) -m pytest -q tests/install
 
 demo: build
 	bash examples/login/run_demo.sh
