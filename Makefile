@@ -6,7 +6,8 @@ BUILD := build
 BUILD_ASAN := build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build test test-cpp test-cpp-asan test-python demo bench bench-serve fmt fmt-check clean
+.PHONY: deps build test test-cpp test-cpp-asan test-python test-install demo bench-programs bench \
+  bench-serve fmt fmt-check clean
 
 deps:
 	bash scripts/install-deps
@@ -16,9 +17,9 @@ $(BUILD)/build.ninja: | deps
 
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
-	bash scripts/install-python-package
+	bash scripts/install-python-package $(BUILD)
 
-test: build test-cpp test-cpp-asan test-python
+test: build test-cpp test-cpp-asan test-python test-install
 
 test-cpp: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -33,14 +34,25 @@ test-cpp-asan: deps
 test-python: build
 	$(PYTHON_VENV) -m pytest -q tests/python
 
+# `pip install .` (pyproject.toml) into a fresh virtual environment, then the reference example
+# run from there (tests/install): a full build of the engine in pip's own build tree.
+test-install: deps
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PYTHON_VENV) -m pytest -q tests/install
+
 demo: build
 	bash examples/login/run_demo.sh
 
-bench: build
+# The benchmark programs (bench/CMakeLists.txt, into build/bench/) are built only with
+# STATEFOLD_BENCH=ON; this turns it on in build/, where it stays on.
+bench-programs: build
+	cmake -S . -B $(BUILD) -DSTATEFOLD_BENCH=ON
+	cmake --build $(BUILD) -j $(JOBS)
+
+bench: bench-programs
 	$(PYTHON_VENV) bench/run.py
 
 # GET /v1/features at 10k requests/s against `statefold serve` (see BENCHMARKS.md).
-bench-serve: build
+bench-serve: bench-programs
 	$(PYTHON_VENV) bench/serve.py --redis
 
 fmt:
@@ -49,5 +61,12 @@ fmt:
 fmt-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.cc' '*.h')
 
+# Everything a build made: the build trees (build/, build-asan/, bench/binding's build-binding/,
+# ...), the modules installed into python/statefold, packaging output, and the caches of Python
+# and of the test tools. Not .venv (the environment `make deps` made), nor the inputs and state
+# directories that benchmark and `statefold run` runs left (bench/data, bench/out, .statefold).
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) python/statefold/_ext*.so
+	rm -rf $(BUILD) $(BUILD_ASAN) build-* python/statefold/_ext*.so \
+	  python/statefold/libstatefold.so* dist wheelhouse *.egg-info python/*.egg-info \
+	  .pytest_cache .hypothesis
+	find . -path ./.venv -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -11,13 +11,13 @@ With --kafka, also (on a local broker from scripts/kafka-local, to which the sam
 produced once per topic):
   statefold-kafka  `statefold run --stop-at-end` reading the topic in a consumer group
   kafka-drain      a plain librdkafka consumer that reads the topic and does no work (the
-                   ceiling; build/kafka_drain)
+                   ceiling; build/bench/kafka_drain)
 and prints messages/s, peak RSS, and each row's ratio to statefold.
 
 Then the native table, over --native-messages messages and --native-keys keys:
   statefold run MODULE.so  the native login example (examples/login_native) on the engine,
                            loaded by `statefold run`, with durable RocksDB state
-  native own binary        the same resolver and engine linked into a program (build/native_bench)
+  native own binary        the same resolver and engine linked into a program (build/bench/native_bench)
   bare loop                read the file, parse each record with simdjson, update a hash map of
                            the same state type; nothing durable (the in-process ceiling)
 with each row's ratio to the bare loop. Each row runs in its own process, pinned to one core
@@ -37,6 +37,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
 DEFS = os.path.join(ROOT, "examples", "login", "defs.py")
+# The programs of bench/CMakeLists.txt, built with STATEFOLD_BENCH=ON (`make bench`).
+BENCH_BUILD = os.path.join(ROOT, "build", "bench")
 
 PYTHON_LOOP = r'''
 import json, sys, time
@@ -104,7 +106,7 @@ def kafka_rows(args, events):
                                                      DEFS, "--stop-at-end", "--state-dir", state_dir], env)
         seconds = float(out.split(" in ")[1].split(" s ")[0])
         rows = [("statefold-kafka (topic, 4 partitions)", seconds, wall, rss)]
-        out, wall, rss = measure("kafka-drain", [os.path.join(ROOT, "build", "kafka_drain"), address, topic])
+        out, wall, rss = measure("kafka-drain", [bench_program("kafka_drain"), address, topic])
         count, seconds = out.split()
         assert int(count) == args.messages, out
         rows.append(("kafka-drain (librdkafka, no work)", float(seconds), wall, rss))
@@ -125,7 +127,7 @@ def events_file(args, messages, keys):
 def native_rows(args):
     events = events_file(args, args.native_messages, args.native_keys)
     module = os.path.join(ROOT, "build", "examples", "login_native", "liblogin_features.so")
-    bench = os.path.join(ROOT, "build", "native_bench")
+    bench = bench_program("native_bench")
     state_dir = os.path.join(args.work_dir, "native-state")
 
     def module_row():
@@ -168,6 +170,14 @@ def print_table(title, messages, rows, base_row, base_name):
         print(f"{name:40} {rate:12,.0f} {seconds:8.2f} {wall:7.2f} {rss_text:>10} {rate / base:13.2f}x")
 
 
+def bench_program(name):
+    """The path of a program of bench/CMakeLists.txt; exits when it was not built."""
+    path = os.path.join(BENCH_BUILD, name)
+    if not os.path.exists(path):
+        sys.exit(f"{path} is missing: run `make bench` (it builds with -DSTATEFOLD_BENCH=ON)")
+    return path
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--messages", type=int, default=1_000_000)
@@ -180,6 +190,11 @@ def main():
     p.add_argument("--native-rounds", type=int, default=3,
                    help="rounds of the native rows; each row keeps its fastest")
     args = p.parse_args()
+    # Before any row runs: the missing program is found at once, not minutes later.
+    if args.kafka:
+        bench_program("kafka_drain")
+    if not args.no_native:
+        bench_program("native_bench")
     os.makedirs(args.work_dir, exist_ok=True)
     events = events_file(args, args.messages, args.keys)
 

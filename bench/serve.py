@@ -6,7 +6,7 @@
 Builds a state directory with the demo data once (bench/data/serve/: the login example over
 200,000 generated events and 20,000 users, as `make demo`), then for each row starts
 `statefold serve --port 0` on it, drives `GET /v1/features/user/{id}` over the users that have
-features with build/http_load (open loop: latency from each request's scheduled send time),
+features with build/bench/http_load (open loop: latency from each request's scheduled send time),
 stops the server by PID, and prints a table. The "embedded" row reads the state directory;
 each --online-store URL adds a row served from that store (which must hold the same data).
 --redis starts Debian's redis-server on a free loopback port (stopped by PID at the end),
@@ -29,7 +29,7 @@ from typing import List, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATEFOLD = os.path.join(ROOT, ".venv", "bin", "statefold")
-HTTP_LOAD = os.path.join(ROOT, "build", "http_load")
+HTTP_LOAD = os.path.join(ROOT, "build", "bench", "http_load")  # bench/CMakeLists.txt
 DEFS = os.path.join(ROOT, "examples", "login", "defs.py")
 DATA = os.path.join(ROOT, "bench", "data", "serve")
 
@@ -121,7 +121,7 @@ def main() -> None:
                    help="also measure Redis: start redis-server and write the same data into it")
     args = p.parse_args()
     if not os.path.exists(HTTP_LOAD):
-        sys.exit(f"{HTTP_LOAD} is missing: run `make build`")
+        sys.exit(f"{HTTP_LOAD} is missing: run `make bench-serve` (it builds with -DSTATEFOLD_BENCH=ON)")
     state_dir, ids_path = prepare(args.messages, args.keys)
     with open(ids_path) as f:
         entities = sum(1 for line in f if line.strip())
