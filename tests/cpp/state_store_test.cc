@@ -14,10 +14,25 @@
 #include <vector>
 
 #include "scratch_dir.h"
+#include "state/dead_letter_record.h"
 #include "state/state_layout.h"
 
 namespace statefold {
 namespace {
+
+// A dead letter at `offset`, and the record the store keeps of it.
+DeadLetter Letter(int64_t offset) {
+  DeadLetter letter;
+  letter.source = "logins";
+  letter.offset = offset;
+  letter.error = "bad";
+  return letter;
+}
+std::string Record(const DeadLetter& letter) {
+  std::string json;
+  AppendDeadLetterRecord(letter, &json);
+  return json;
+}
 
 using namespace std::string_view_literals;  // "a\0b"sv keeps its zero bytes
 using Entries = std::vector<std::pair<std::string, std::string>>;
@@ -140,7 +155,7 @@ TEST_F(StateStoreTest, ACheckpointCommitsAcrossEveryColumnFamilyAtOnce) {
   CheckpointBatch batch(store.get());
   batch.PutState("r", "u1", "state-1");
   batch.PutOnline("user\0u1\0count"sv, "value-1");
-  batch.PutDeadLetter(7, R"({"offset":3})");
+  batch.PutDeadLetter(7, Letter(3));
   batch.PutMeta("keys/r", "1");
   batch.PutPositions("logins", {{0, 4, 120}});
   // Staged, not written.
@@ -154,7 +169,7 @@ TEST_F(StateStoreTest, ACheckpointCommitsAcrossEveryColumnFamilyAtOnce) {
   EXPECT_EQ(StateOf(store.get(), "r", "u1"), "state-1");
   EXPECT_EQ(Online(store.get(), ""), (Entries{{std::string("user\0u1\0count"sv), "value-1"}}));
   EXPECT_EQ(DeadLetters(store.get()),
-            (std::vector<std::pair<uint64_t, std::string>>{{7, R"({"offset":3})"}}));
+            (std::vector<std::pair<uint64_t, std::string>>{{7, Record(Letter(3))}}));
   EXPECT_EQ(Meta(store.get(), "keys/r"), "1");
   EXPECT_EQ(Positions(store.get(), "logins"), std::vector<std::string>{"0:4:120"});
 }
@@ -264,7 +279,7 @@ TEST_F(StateStoreTest, ResetResolverDeletesItsStatesSchemaAndKeyCountOnly) {
   }
   batch.PutPositions("logins", {{0, 2, 50}});
   batch.PutOnline("user\0u1\0count"sv, "value");
-  batch.PutDeadLetter(0, "{}");
+  batch.PutDeadLetter(0, Letter(0));
   ASSERT_TRUE(store->Commit(&batch).ok());
 
   ASSERT_TRUE(store->ResetResolver("r").ok());
@@ -319,12 +334,12 @@ TEST_F(StateStoreTest, DeadLettersAreScannedInSequenceOrder) {
   std::unique_ptr<StateStore> store = Open();
   CheckpointBatch batch(store.get());
   for (uint64_t sequence : {300ull, 2ull, 1ull << 40, 255ull, 256ull}) {
-    batch.PutDeadLetter(sequence, std::to_string(sequence));
+    batch.PutDeadLetter(sequence, Letter(static_cast<int64_t>(sequence)));
   }
   ASSERT_TRUE(store->Commit(&batch).ok());
   std::vector<uint64_t> sequences;
   for (const auto& [sequence, json] : DeadLetters(store.get())) {
-    EXPECT_EQ(json, std::to_string(sequence));
+    EXPECT_EQ(json, Record(Letter(static_cast<int64_t>(sequence))));
     sequences.push_back(sequence);
   }
   EXPECT_EQ(sequences, (std::vector<uint64_t>{2, 255, 256, 300, 1ull << 40}));
