@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "inspect/state_inspector.h"
 #include "native/native_module.h"
 #include "online/online_store.h"
 #include "python_codec.h"
@@ -17,7 +18,6 @@
 #include "serve/feature_service.h"
 #include "source/file_source.h"
 #include "source/kafka_source.h"
-#include "state/state_inspector.h"
 #include "statefold/engine.h"
 
 namespace nb = nanobind;

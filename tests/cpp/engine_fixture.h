@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "inspect/state_inspector.h"
 #include "source/file_source.h"
-#include "state/state_inspector.h"
 #include "statefold/engine.h"
 
 namespace statefold {

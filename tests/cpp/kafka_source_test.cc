@@ -10,7 +10,7 @@
 
 #include <filesystem>
 
-#include "state/state_inspector.h"
+#include "inspect/state_inspector.h"
 #include "statefold/engine.h"
 #include "test_resolver.h"
 

@@ -19,8 +19,8 @@
 #include <sstream>
 #include <thread>
 
+#include "inspect/state_inspector.h"
 #include "source/file_source.h"
-#include "state/state_inspector.h"
 #include "statefold/engine.h"
 #include "test_resolver.h"
 

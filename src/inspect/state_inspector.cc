@@ -1,6 +1,6 @@
 // StateInspector: read-only views of a state directory.
 
-#include "state/state_inspector.h"
+#include "inspect/state_inspector.h"
 
 #include "state/state_layout.h"
 #include "state/state_schema.h"
@@ -11,24 +11,30 @@ namespace statefold {
 Status StateInspector::Open(const std::string& state_dir, bool follow,
                             std::unique_ptr<StateInspector>* inspector) {
   auto result = std::make_unique<StateInspector>();
-  result->state_dir_ = state_dir;
-  StateStore::Options options;
-  options.mode = follow ? StateStore::Mode::kFollower : StateStore::Mode::kReadOnly;
-  STATEFOLD_RETURN_IF_ERROR(StateStore::Open(state_dir, options, &result->store_));
+  if (follow) {
+    result->follower_ = std::make_unique<StateFollower>(state_dir);
+    STATEFOLD_RETURN_IF_ERROR(result->follower_->Open());
+    uint64_t generation;
+    result->store_ = result->follower_->Current(&generation);
+  } else {
+    StateStore::Options options;
+    options.mode = StateStore::Mode::kReadOnly;
+    std::unique_ptr<StateStore> store;
+    STATEFOLD_RETURN_IF_ERROR(StateStore::Open(state_dir, options, &store));
+    result->store_ = std::move(store);
+  }
   result->online_ = NewEmbeddedOnlineStore(result->store_.get());
   *inspector = std::move(result);
   return Status::Ok();
 }
 
 Status StateInspector::Refresh() {
-  bool must_reopen = false;
-  STATEFOLD_RETURN_IF_ERROR(store_->CatchUp(&must_reopen));
-  if (!must_reopen) return Status::Ok();
-  // The engine flushed: a new follower sees the flushed values (see StateStore::CatchUp).
-  StateStore::Options options;
-  options.mode = StateStore::Mode::kFollower;
-  std::unique_ptr<StateStore> store;
-  STATEFOLD_RETURN_IF_ERROR(StateStore::Open(state_dir_, options, &store));
+  if (follower_ == nullptr) return Status::Ok();
+  bool new_generation = false;
+  STATEFOLD_RETURN_IF_ERROR(follower_->CatchUp(&new_generation));
+  if (!new_generation) return Status::Ok();
+  uint64_t generation;
+  std::shared_ptr<StateStore> store = follower_->Current(&generation);
   online_ = NewEmbeddedOnlineStore(store.get());
   store_ = std::move(store);
   return Status::Ok();

@@ -1,6 +1,7 @@
 // StateInspector: read-side operations on a state directory for the `statefold state`,
 // `get` and `dead-letters` commands and the Python Client. Never takes the directory's lock,
-// so it may run beside an engine that is writing.
+// so it may run beside an engine that is writing. It reads both the state store (state/) and
+// the embedded online store (online/), so it sits above both, in a folder of its own.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "online/online_store.h"
 #include "state/run_status.h"
+#include "state/state_follower.h"
 #include "state/state_store.h"
 
 namespace statefold {
@@ -18,9 +20,12 @@ namespace statefold {
 class StateInspector {
  public:
   // With `follow`, the inspector stays open beside a running engine and Refresh() shows its
-  // newer checkpoints; without, it reads the snapshot at open time.
+  // newer checkpoints; without, it reads the snapshot at open time. Fails with NotFound when
+  // the directory holds no state.
   static Status Open(const std::string& state_dir, bool follow,
                      std::unique_ptr<StateInspector>* inspector);
+  // Following: catches up with the engine's checkpoints since the last call (a StateFollower).
+  // A snapshot: does nothing.
   Status Refresh();
 
   // The state of `key` as JSON, decoded with the schema stored beside it. NotFound when the
@@ -41,9 +46,9 @@ class StateInspector {
   Status DeadLetters(size_t limit, std::vector<std::string>* records);
 
  private:
-  std::string state_dir_;
-  std::unique_ptr<StateStore> store_;
-  std::unique_ptr<OnlineStore> online_;
+  std::unique_ptr<StateFollower> follower_;  // with `follow`
+  std::shared_ptr<StateStore> store_;        // the snapshot, or the follower's generation read
+  std::unique_ptr<OnlineStore> online_;      // reads store_
 };
 
 // Deletes every state of `resolver` (not its source positions, so processing does not
