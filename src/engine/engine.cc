@@ -28,7 +28,6 @@
 #include "engine/resolver_output_reader.h"
 #include "online/online_store.h"
 #include "state/run_status.h"
-#include "state/state_layout.h"
 #include "state/state_store.h"
 #include "statefold/prefetch.h"
 #include "statefold/source.h"
@@ -448,7 +447,7 @@ class Engine::Impl {
     STATEFOLD_RETURN_IF_ERROR(pending_.Stage(epoch_, online_.get(), batch));
     STATEFOLD_RETURN_IF_ERROR(dead_letters_.Stage(batch));
     for (auto& source : sources_) batch->PutPositions(source->name(), source->Positions());
-    batch->PutMeta(state_layout::kRunStatusKey, CurrentRunStatus().ToJson());
+    CurrentRunStatus().Stage(batch);
     STATEFOLD_RETURN_IF_ERROR(checkpoint_->Commit());
     ++stats_->checkpoints;
     for (auto& source : sources_) source->Committed(source->Positions());

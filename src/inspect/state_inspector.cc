@@ -94,11 +94,7 @@ Status StateInspector::Features(std::string_view ns, std::string_view entity_id,
 }
 
 Status StateInspector::ReadRunStatus(RunStatus* status) {
-  std::string json;
-  bool found;
-  STATEFOLD_RETURN_IF_ERROR(store_->GetMeta(state_layout::kRunStatusKey, &json, &found));
-  if (!found) return Status::NotFound("no checkpoint has been written yet");
-  return RunStatus::Parse(json, status);
+  return RunStatus::Read(store_.get(), status);
 }
 
 Status StateInspector::DeadLetters(size_t limit, std::vector<std::string>* records) {

@@ -25,7 +25,6 @@
 #include "serve/query.h"
 #include "state/run_status.h"
 #include "state/state_follower.h"
-#include "state/state_layout.h"
 #include "state/state_store.h"
 #include "statefold/json_text.h"
 
@@ -408,11 +407,8 @@ void FeatureService::Impl::Follow() {
 }
 
 void FeatureService::Impl::AppendMetrics(StateStore* store, std::string* out) {
-  std::string json;
-  bool found = false;
   RunStatus run_status;
-  if (store != nullptr && store->GetMeta(state_layout::kRunStatusKey, &json, &found).ok() &&
-      found && RunStatus::Parse(json, &run_status).ok()) {
+  if (store != nullptr && RunStatus::Read(store, &run_status).ok()) {
     AppendEngineMetrics(run_status, out);
   }
   ServerCounters counters;

@@ -6,6 +6,7 @@
 
 #include <charconv>
 
+#include "state/state_layout.h"
 #include "statefold/json_text.h"
 
 namespace statefold {
@@ -28,7 +29,7 @@ Status Malformed(std::string_view what) {
 
 // Reads member `name` of `object` into *out when present (and not null, for optionals).
 template <class T>
-Status Read(simdjson::dom::object object, std::string_view name, T* out) {
+Status ReadMember(simdjson::dom::object object, std::string_view name, T* out) {
   simdjson::dom::element e;
   if (object[name].get(e)) return Status::Ok();  // absent
   if constexpr (std::is_same_v<T, double>) {
@@ -126,18 +127,18 @@ Status RunStatus::Parse(std::string_view json, RunStatus* status) {
   if (parser.parse(json.data(), json.size()).get(root)) return Malformed("not JSON");
   simdjson::dom::object top, run, sources, resolvers;
   if (root.get_object().get(top)) return Malformed("not an object");
-  STATEFOLD_RETURN_IF_ERROR(Read(top, "updated_ms", &status->updated_ms));
+  STATEFOLD_RETURN_IF_ERROR(ReadMember(top, "updated_ms", &status->updated_ms));
   bool present;
   STATEFOLD_RETURN_IF_ERROR(ReadObject(top, "run", &run, &present));
   if (present) {
-    STATEFOLD_RETURN_IF_ERROR(Read(run, "started_ms", &status->started_ms));
-    STATEFOLD_RETURN_IF_ERROR(Read(run, "messages", &status->messages));
-    STATEFOLD_RETURN_IF_ERROR(Read(run, "outputs", &status->outputs));
-    STATEFOLD_RETURN_IF_ERROR(Read(run, "resolver_errors", &status->resolver_errors));
-    STATEFOLD_RETURN_IF_ERROR(Read(run, "dead_letters", &status->dead_letters));
-    STATEFOLD_RETURN_IF_ERROR(Read(run, "checkpoints", &status->checkpoints));
+    STATEFOLD_RETURN_IF_ERROR(ReadMember(run, "started_ms", &status->started_ms));
+    STATEFOLD_RETURN_IF_ERROR(ReadMember(run, "messages", &status->messages));
+    STATEFOLD_RETURN_IF_ERROR(ReadMember(run, "outputs", &status->outputs));
+    STATEFOLD_RETURN_IF_ERROR(ReadMember(run, "resolver_errors", &status->resolver_errors));
+    STATEFOLD_RETURN_IF_ERROR(ReadMember(run, "dead_letters", &status->dead_letters));
+    STATEFOLD_RETURN_IF_ERROR(ReadMember(run, "checkpoints", &status->checkpoints));
     STATEFOLD_RETURN_IF_ERROR(
-        Read(run, "last_checkpoint_commit_ms", &status->last_checkpoint_commit_ms));
+        ReadMember(run, "last_checkpoint_commit_ms", &status->last_checkpoint_commit_ms));
   }
   STATEFOLD_RETURN_IF_ERROR(ReadObject(top, "sources", &sources, &present));
   if (present) {
@@ -146,7 +147,7 @@ Status RunStatus::Parse(std::string_view json, RunStatus* status) {
       source.name = std::string(member.key);
       simdjson::dom::object object, partitions;
       if (member.value.get_object().get(object)) return Malformed("a source is not an object");
-      STATEFOLD_RETURN_IF_ERROR(Read(object, "skipped_late", &source.skipped_late));
+      STATEFOLD_RETURN_IF_ERROR(ReadMember(object, "skipped_late", &source.skipped_late));
       bool has_partitions;
       STATEFOLD_RETURN_IF_ERROR(ReadObject(object, "partitions", &partitions, &has_partitions));
       if (!has_partitions) continue;
@@ -159,8 +160,8 @@ Status RunStatus::Parse(std::string_view json, RunStatus* status) {
         }
         simdjson::dom::object fields;
         if (p.value.get_object().get(fields)) return Malformed("a partition is not an object");
-        STATEFOLD_RETURN_IF_ERROR(Read(fields, "next_offset", &partition.next_offset));
-        STATEFOLD_RETURN_IF_ERROR(Read(fields, "lag", &partition.lag));
+        STATEFOLD_RETURN_IF_ERROR(ReadMember(fields, "next_offset", &partition.next_offset));
+        STATEFOLD_RETURN_IF_ERROR(ReadMember(fields, "lag", &partition.lag));
       }
     }
   }
@@ -171,10 +172,22 @@ Status RunStatus::Parse(std::string_view json, RunStatus* status) {
       resolver.name = std::string(member.key);
       simdjson::dom::object object;
       if (member.value.get_object().get(object)) return Malformed("a resolver is not an object");
-      STATEFOLD_RETURN_IF_ERROR(Read(object, "keys", &resolver.keys));
+      STATEFOLD_RETURN_IF_ERROR(ReadMember(object, "keys", &resolver.keys));
     }
   }
   return Status::Ok();
+}
+
+void RunStatus::Stage(CheckpointBatch* batch) const {
+  batch->PutMeta(state_layout::kRunStatusKey, ToJson());
+}
+
+Status RunStatus::Read(StateStore* store, RunStatus* status) {
+  std::string json;
+  bool found;
+  STATEFOLD_RETURN_IF_ERROR(store->GetMeta(state_layout::kRunStatusKey, &json, &found));
+  if (!found) return Status::NotFound("no checkpoint has been written yet");
+  return Parse(json, status);
 }
 
 }  // namespace statefold

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "state/state_store.h"
 #include "statefold/status.h"
 
 namespace statefold {
@@ -52,6 +53,11 @@ struct RunStatus {
   // from an older statefold); Corruption when the text is not JSON or a member has the
   // wrong type.
   static Status Parse(std::string_view json, RunStatus* status);
+
+  // Stages this record into a checkpoint.
+  void Stage(CheckpointBatch* batch) const;
+  // Reads the record of the last checkpoint in `store`; NotFound before the first one.
+  static Status Read(StateStore* store, RunStatus* status);
 };
 
 }  // namespace statefold
