@@ -27,6 +27,7 @@
 #include "state/state_follower.h"
 #include "state/state_store.h"
 #include "statefold/json_text.h"
+#include "util/number_text.h"
 
 namespace statefold {
 namespace {
@@ -34,11 +35,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kFeaturesPrefix = "/v1/features/";
-
-void AppendInteger(int64_t value, std::string* out) {
-  char buffer[24];
-  out->append(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
-}
 
 void SetError(HttpResponse* response, int status, std::string_view code, std::string_view message) {
   response->status = status;

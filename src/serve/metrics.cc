@@ -6,22 +6,13 @@
 #include <initializer_list>
 #include <utility>
 
+#include "util/number_text.h"
+
 namespace statefold {
 namespace {
 
 constexpr const char* kRouteNames[kRouteCount] = {"features", "query",   "metrics",
                                                   "healthz",  "unknown", "rejected"};
-
-// The shortest text that reads back as `value` (std::to_chars): "2", "0.0125", "1e+06".
-void AppendNumber(double value, std::string* out) {
-  char buffer[32];
-  out->append(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
-}
-
-void AppendInteger(int64_t value, std::string* out) {
-  char buffer[24];
-  out->append(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
-}
 
 // A label value: backslash, double quote and line feed escaped.
 void AppendLabelValue(std::string_view value, std::string* out) {
@@ -69,7 +60,7 @@ void AppendSingle(std::string_view name, std::string_view type, std::string_view
                   std::string* out) {
   AppendFamily(name, type, help, out);
   AppendSeries(name, {}, out);
-  AppendNumber(value, out);
+  AppendShortestDouble(value, out);
   out->push_back('\n');
 }
 
@@ -87,7 +78,7 @@ void AppendPartitionGauge(const RunStatus& status, std::string_view name, std::s
       partition_label.clear();
       AppendInteger(partition.partition, &partition_label);
       AppendSeries(name, {{"source", source.name}, {"partition", partition_label}}, out);
-      AppendNumber(static_cast<double>(*value), out);
+      AppendShortestDouble(static_cast<double>(*value), out);
       out->push_back('\n');
     }
   }
@@ -131,7 +122,7 @@ void AppendEngineMetrics(const RunStatus& status, std::string* out) {
                "Records skipped for being older than the late-arrival deadline.", out);
   for (const RunStatus::Source& source : status.sources) {
     AppendSeries("statefold_source_skipped_late_total", {{"source", source.name}}, out);
-    AppendNumber(static_cast<double>(source.skipped_late), out);
+    AppendShortestDouble(static_cast<double>(source.skipped_late), out);
     out->push_back('\n');
   }
   AppendPartitionGauge(
@@ -146,7 +137,7 @@ void AppendEngineMetrics(const RunStatus& status, std::string* out) {
   AppendFamily("statefold_resolver_keys", "gauge", "Keys with state, per resolver.", out);
   for (const RunStatus::Resolver& resolver : status.resolvers) {
     AppendSeries("statefold_resolver_keys", {{"resolver", resolver.name}}, out);
-    AppendNumber(static_cast<double>(resolver.keys), out);
+    AppendShortestDouble(static_cast<double>(resolver.keys), out);
     out->push_back('\n');
   }
 }
@@ -187,7 +178,7 @@ void AppendServerMetrics(std::span<const ThreadMetrics> threads, const ServerCou
       }
       std::string bound;
       if (b + 1 < ThreadMetrics::kBuckets) {
-        AppendNumber(ThreadMetrics::kBucketSeconds[b], &bound);
+        AppendShortestDouble(ThreadMetrics::kBucketSeconds[b], &bound);
       } else {
         bound = "+Inf";
       }
@@ -198,7 +189,7 @@ void AppendServerMetrics(std::span<const ThreadMetrics> threads, const ServerCou
     }
     AppendSeries("statefold_http_request_duration_seconds_sum", {{"route", kRouteNames[route]}},
                  out);
-    AppendNumber(static_cast<double>(sum_ns) * 1e-9, out);
+    AppendShortestDouble(static_cast<double>(sum_ns) * 1e-9, out);
     out->push_back('\n');
     AppendSeries("statefold_http_request_duration_seconds_count", {{"route", kRouteNames[route]}},
                  out);

@@ -6,14 +6,10 @@
 #include <charconv>
 
 #include "statefold/json_text.h"
+#include "util/number_text.h"
 
 namespace statefold {
 namespace {
-
-void AppendInteger(int64_t value, std::string* out) {
-  char buffer[24];
-  out->append(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
-}
 
 // The feature named `name` in `features` (sorted by name), or null.
 const StoredFeature* Find(std::span<const StoredFeature> features, std::string_view name) {

@@ -8,6 +8,7 @@
 
 #include "state/state_layout.h"
 #include "statefold/json_text.h"
+#include "util/number_text.h"
 
 namespace statefold {
 namespace {
@@ -15,12 +16,6 @@ namespace {
 void AppendMember(std::string_view name, std::string* out) {
   AppendJsonString(name, out);
   out->push_back(':');
-}
-
-template <class Integer>
-void AppendInteger(Integer value, std::string* out) {
-  char buffer[24];
-  out->append(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
 }
 
 Status Malformed(std::string_view what) {
@@ -83,8 +78,7 @@ std::string RunStatus::ToJson() const {
     AppendInteger(value, &json);
   }
   json += ",\"last_checkpoint_commit_ms\":";
-  char buffer[32];
-  json.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, last_checkpoint_commit_ms).ptr);
+  AppendShortestDouble(last_checkpoint_commit_ms, &json);
   json += "},\"sources\":{";
   for (size_t s = 0; s < sources.size(); ++s) {
     if (s > 0) json += ",";
