@@ -15,10 +15,9 @@
 #include "python_codec.h"
 #include "python_resolver.h"
 #include "serve/feature_service.h"
-#include "source/file_source.h"
-#include "source/kafka_source.h"
 #include "state/state_inspector.h"
 #include "statefold/engine.h"
+#include "statefold/source.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -113,7 +112,7 @@ std::unique_ptr<Source> MakeSource(nb::dict d) {
   std::string name = nb::cast<std::string>(d["name"]);
   std::unique_ptr<Source> source;
   if (kind == "file") {
-    Check(FileSource::Open(name, nb::cast<std::string>(d["path"]), &source));
+    Check(OpenFileSource(name, nb::cast<std::string>(d["path"]), &source));
   } else {
     KafkaSourceOptions options;
     options.name = name;
@@ -128,7 +127,7 @@ std::unique_ptr<Source> MakeSource(nb::dict d) {
       options.properties.emplace_back(nb::cast<std::string>(key),
                                       nb::cast<std::string>(nb::str(value)));
     }
-    Check(KafkaSource::Open(std::move(options), &source));
+    Check(OpenKafkaSource(std::move(options), &source));
   }
   return source;
 }
