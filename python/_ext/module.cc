@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "feature_json.h"
 #include "native/native_module.h"
 #include "online/online_store.h"
 #include "python_codec.h"
@@ -244,6 +245,7 @@ NB_MODULE(_ext, m) {
   using namespace statefold;
   using namespace statefold::python;
   InitPythonCodec();
+  InitFeatureJson();
   // Resolver definitions (and the codecs they hold) live in user modules until interpreter
   // shutdown, after nanobind's leak check: its warnings would be noise on every exit.
   nb::set_leak_warnings(false);

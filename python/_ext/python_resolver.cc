@@ -2,8 +2,11 @@
 
 #include "python_resolver.h"
 
+#include <nanobind/stl/string.h>  // nb::cast<std::string>: without it, a bad_cast at run time
+
 #include <charconv>
 
+#include "feature_json.h"
 #include "statefold/coding.h"
 
 namespace statefold::python {
