@@ -19,29 +19,13 @@
 #include "state/state_inspector.h"
 #include "statefold/engine.h"
 #include "statefold/source.h"
+#include "status_error.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
 
 namespace statefold::python {
 namespace {
-
-// All errors cross into Python as StatefoldError (defined in statefold/errors.py and
-// registered at import), carrying the Status message.
-nb::object g_error_class;
-nb::object g_not_found_class;
-
-[[noreturn]] void Raise(const Status& status) {
-  nb::object cls =
-      status.IsNotFound() && g_not_found_class.is_valid() ? g_not_found_class : g_error_class;
-  if (!cls.is_valid()) throw std::runtime_error(status.ToString());
-  PyErr_SetString(cls.ptr(), status.message().c_str());
-  throw nb::python_error();
-}
-
-void Check(const Status& status) {
-  if (!status.ok()) Raise(status);
-}
 
 // (name, value JSON, time_ms, offset) per feature.
 nb::list FeatureTuples(const std::vector<StoredFeature>& features) {
@@ -246,14 +230,10 @@ NB_MODULE(_ext, m) {
   using namespace statefold::python;
   InitPythonCodec();
   InitFeatureJson();
+  RegisterErrorClasses();
   // Resolver definitions (and the codecs they hold) live in user modules until interpreter
   // shutdown, after nanobind's leak check: its warnings would be noise on every exit.
   nb::set_leak_warnings(false);
-
-  m.def("set_error_classes", [](nb::object error, nb::object not_found) {
-    g_error_class = error;
-    g_not_found_class = not_found;
-  });
 
   nb::class_<PythonCodec>(m, "Codec")
       .def(nb::init<nb::handle>(), "description"_a)
@@ -357,7 +337,7 @@ NB_MODULE(_ext, m) {
       .def("features", [](OnlineReader& self, const std::string& ns, const std::string& id) {
         std::vector<StoredFeature> features;
         Check(self.store->ReadEntity(ns, id, &features));
-        if (features.empty()) Raise(Status::NotFound("no features for " + ns + " " + id));
+        if (features.empty()) RaiseStatus(Status::NotFound("no features for " + ns + " " + id));
         return FeatureTuples(features);
       });
 
