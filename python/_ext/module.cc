@@ -1,47 +1,38 @@
-// statefold._ext: the binding between the Python SDK and the C++ engine. Conversions and
-// delegation only; engine behaviour lives in src/.
+// statefold._ext: the binding between the Python SDK and the C++ engine. The NB_MODULE table
+// binds the engine's option and result structs as typed classes (a misspelt field is an
+// AttributeError where it is set) and its entry points; conversions and delegation only,
+// engine behaviour lives in src/. The run itself is in run.cc; errors raise the class of
+// their Status code (status_error.h).
 
 #include <nanobind/nanobind.h>
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/string_view.h>
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
 #include <memory>
 
+#include "feature_json.h"
 #include "inspect/state_inspector.h"
 #include "native/native_module.h"
 #include "online/online_store.h"
 #include "python_codec.h"
 #include "python_resolver.h"
+#include "run.h"
 #include "serve/feature_service.h"
-#include "source/file_source.h"
-#include "source/kafka_source.h"
+#include "state/run_status.h"
 #include "statefold/engine.h"
+#include "statefold/source.h"
+#include "status_error.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
 
 namespace statefold::python {
 namespace {
-
-// All errors cross into Python as StatefoldError (defined in statefold/errors.py and
-// registered at import), carrying the Status message.
-nb::object g_error_class;
-nb::object g_not_found_class;
-
-[[noreturn]] void Raise(const Status& status) {
-  nb::object cls =
-      status.IsNotFound() && g_not_found_class.is_valid() ? g_not_found_class : g_error_class;
-  if (!cls.is_valid()) throw std::runtime_error(status.ToString());
-  PyErr_SetString(cls.ptr(), status.message().c_str());
-  throw nb::python_error();
-}
-
-void Check(const Status& status) {
-  if (!status.ok()) Raise(status);
-}
 
 // (name, value JSON, time_ms, offset) per feature.
 nb::list FeatureTuples(const std::vector<StoredFeature>& features) {
@@ -56,221 +47,172 @@ struct OnlineReader {
   std::unique_ptr<OnlineStore> store;
 };
 
-nb::object InternedName(const std::string& text) {
+// The resolver loop finds a returned feature by the identity of its interned name first.
+nb::object Interned(const std::string& text) {
   PyObject* name = PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
+  if (name == nullptr) throw nb::python_error();
   PyUnicode_InternInPlace(&name);
   return nb::steal(name);
 }
 
-std::unique_ptr<PythonResolver> MakeResolver(nb::dict d) {
-  PythonResolverConfig c;
-  c.spec.name = nb::cast<std::string>(d["name"]);
-  c.spec.source = nb::cast<std::string>(d["source"]);
-  c.spec.key_path = nb::cast<std::vector<std::string>>(d["key_path"]);
-  c.spec.stateful = !d["codec"].is_none();
-  c.function = nb::borrow(d["function"]);
-  c.event_parser = nb::borrow(d["event_parser"]);
-  c.event_as_text = nb::cast<bool>(d["event_as_text"]);
-  c.parser_takes_headers = nb::cast<bool>(d["parser_takes_headers"]);
-  c.event_position = nb::cast<int>(d["event_position"]);
-  c.state_position = nb::cast<int>(d["state_position"]);
-  if (c.spec.stateful) {
-    c.codec = nb::borrow(d["codec"]);
-    c.spec.state_schema = nb::cast<std::string>(d["state_schema"]);
-    c.initial_state = nb::borrow<nb::bytes>(d["initial_state"]);
-  }
-  c.output_class = nb::borrow(d["output_class"]);
-  if (!c.output_class.is_none()) {
-    c.output_namespace = nb::cast<std::string>(d["output_namespace"]);
-    c.output_description = nb::cast<std::string>(d["output_description"]);
-    c.primary_key = InternedName(nb::cast<std::string>(d["primary_key"]));
-    for (nb::handle f : nb::borrow<nb::list>(d["outputs"])) {
-      nb::tuple t = nb::borrow<nb::tuple>(f);  // (name, fqn, kind, nullable)
-      OutputFeature feature;
-      feature.name = InternedName(nb::cast<std::string>(t[0]));
-      feature.fqn = nb::cast<std::string>(t[1]);
-      std::string kind = nb::cast<std::string>(t[2]);
-      feature.kind = kind == "int"     ? FeatureKind::kInt
-                     : kind == "float" ? FeatureKind::kFloat
-                     : kind == "str"   ? FeatureKind::kStr
-                     : kind == "bool"  ? FeatureKind::kBool
-                                       : FeatureKind::kAny;
-      feature.nullable = nb::cast<bool>(t[3]);
-      c.outputs.push_back(std::move(feature));
-    }
-  }
-  c.format_exception = nb::module_::import_("traceback").attr("format_exception");
-  return std::make_unique<PythonResolver>(std::move(c));
+void BindOptions(nb::module_& m) {
+  nb::class_<EngineOptions>(m, "EngineOptions")
+      .def(nb::init<>())
+      .def_rw("state_dir", &EngineOptions::state_dir)
+      .def_rw("batch_size", &EngineOptions::batch_size)
+      .def_rw("checkpoint_every_messages", &EngineOptions::checkpoint_every_messages)
+      .def_rw("checkpoint_every_ms", &EngineOptions::checkpoint_every_ms)
+      .def_rw("state_cache_entries", &EngineOptions::state_cache_entries)
+      .def_rw("max_message_bytes", &EngineOptions::max_message_bytes)
+      .def_rw("sync", &EngineOptions::sync)
+      .def_rw("online_store", &EngineOptions::online_store);
+
+  nb::class_<RunStats>(m, "RunStats")
+      .def_ro("messages", &RunStats::messages)
+      .def_ro("outputs", &RunStats::outputs)
+      .def_ro("dead_letters", &RunStats::dead_letters)
+      .def_ro("resolver_errors", &RunStats::resolver_errors)
+      .def_ro("keys", &RunStats::keys)
+      .def_ro("checkpoints", &RunStats::checkpoints)
+      .def_ro("seconds", &RunStats::seconds)
+      .def_ro("interrupted", &RunStats::interrupted);
+
+  nb::class_<FileSourceOptions>(m, "FileSourceOptions")
+      .def(
+          "__init__",
+          [](FileSourceOptions* self, std::string name, std::string path) {
+            new (self) FileSourceOptions{std::move(name), std::move(path)};
+          },
+          "name"_a, "path"_a)
+      .def_rw("name", &FileSourceOptions::name)
+      .def_rw("path", &FileSourceOptions::path);
+
+  nb::class_<KafkaSourceOptions>(m, "KafkaSourceOptions")
+      .def(nb::init<>())
+      .def_rw("name", &KafkaSourceOptions::name)
+      .def_rw("topic", &KafkaSourceOptions::topic)
+      .def_rw("group_id", &KafkaSourceOptions::group_id)
+      .def_rw("properties", &KafkaSourceOptions::properties)
+      .def_rw("stop_at_end", &KafkaSourceOptions::stop_at_end)
+      .def_rw("dead_letter_topic", &KafkaSourceOptions::dead_letter_topic)
+      .def_rw("late_arrival_deadline_ms", &KafkaSourceOptions::late_arrival_deadline_ms);
+
+  nb::class_<HttpLimits>(m, "HttpLimits")
+      .def(nb::init<>())
+      .def_rw("max_header_bytes", &HttpLimits::max_header_bytes)
+      .def_rw("max_body_bytes", &HttpLimits::max_body_bytes)
+      .def_rw("max_headers", &HttpLimits::max_headers);
+
+  nb::class_<HttpServerOptions>(m, "HttpServerOptions")
+      .def(nb::init<>())
+      .def_rw("host", &HttpServerOptions::host)
+      .def_rw("port", &HttpServerOptions::port)
+      .def_rw("threads", &HttpServerOptions::threads)
+      .def_rw("limits", &HttpServerOptions::limits)
+      .def_rw("idle_timeout_ms", &HttpServerOptions::idle_timeout_ms)
+      .def_rw("request_timeout_ms", &HttpServerOptions::request_timeout_ms)
+      .def_rw("max_connections", &HttpServerOptions::max_connections);
+
+  nb::class_<FeatureServiceOptions>(m, "FeatureServiceOptions")
+      .def(nb::init<>())
+      .def_rw("state_dir", &FeatureServiceOptions::state_dir)
+      .def_rw("online_store_url", &FeatureServiceOptions::online_store_url)
+      .def_rw("wait_for_state_dir", &FeatureServiceOptions::wait_for_state_dir)
+      .def_rw("token", &FeatureServiceOptions::token)
+      .def_rw("catch_up_interval_ms", &FeatureServiceOptions::catch_up_interval_ms)
+      .def_rw("max_query_inputs", &FeatureServiceOptions::max_query_inputs)
+      .def_rw("max_query_outputs", &FeatureServiceOptions::max_query_outputs)
+      .def_rw("http", &FeatureServiceOptions::http);
 }
 
-// Runs the engine on the calling thread, holding the GIL: resolver calls then need no GIL
-// round-trips. Signals are polled between batches; a pending exception (Ctrl-C, SIGTERM
-// handler) stops the run after a final checkpoint and is re-raised.
-// A source from its description: {"kind": "file", "name", "path"} or {"kind": "kafka",
-// "name", "topic", "group_id", "properties": {librdkafka property: value}, "stop_at_end"}.
-std::unique_ptr<Source> MakeSource(nb::dict d) {
-  std::string kind = nb::cast<std::string>(d["kind"]);
-  std::string name = nb::cast<std::string>(d["name"]);
-  std::unique_ptr<Source> source;
-  if (kind == "file") {
-    Check(FileSource::Open(name, nb::cast<std::string>(d["path"]), &source));
-  } else {
-    KafkaSourceOptions options;
-    options.name = name;
-    options.topic = nb::cast<std::string>(d["topic"]);
-    options.group_id = nb::cast<std::string>(d["group_id"]);
-    options.stop_at_end = nb::cast<bool>(d["stop_at_end"]);
-    options.late_arrival_deadline_ms = nb::cast<int64_t>(d["late_arrival_deadline_ms"]);
-    if (!d["dead_letter_topic"].is_none()) {
-      options.dead_letter_topic = nb::cast<std::string>(d["dead_letter_topic"]);
-    }
-    for (auto [key, value] : nb::borrow<nb::dict>(d["properties"])) {
-      options.properties.emplace_back(nb::cast<std::string>(key),
-                                      nb::cast<std::string>(nb::str(value)));
-    }
-    Check(KafkaSource::Open(std::move(options), &source));
-  }
-  return source;
-}
+void BindResolvers(nb::module_& m) {
+  nb::class_<ResolverSpec>(m, "ResolverSpec")
+      .def(nb::init<>())
+      .def_rw("name", &ResolverSpec::name)
+      .def_rw("source", &ResolverSpec::source)
+      .def_rw("key_path", &ResolverSpec::key_path)
+      .def_rw("stateful", &ResolverSpec::stateful)
+      .def_rw("state_schema", &ResolverSpec::state_schema);
 
-nb::dict Run(const std::string& state_dir, nb::list sources, nb::list resolver_specs,
-             nb::dict options, nb::object on_feature, nb::object should_stop) {
-  EngineOptions engine_options;
-  engine_options.state_dir = state_dir;
-  if (options.contains("batch_size"))
-    engine_options.batch_size = nb::cast<size_t>(options["batch_size"]);
-  if (options.contains("checkpoint_every_messages")) {
-    engine_options.checkpoint_every_messages =
-        nb::cast<size_t>(options["checkpoint_every_messages"]);
-  }
-  if (options.contains("checkpoint_every_ms")) {
-    engine_options.checkpoint_every_ms = nb::cast<int64_t>(options["checkpoint_every_ms"]);
-  }
-  if (options.contains("state_cache_entries")) {
-    engine_options.state_cache_entries = nb::cast<size_t>(options["state_cache_entries"]);
-  }
-  if (options.contains("max_message_bytes")) {
-    engine_options.max_message_bytes = nb::cast<size_t>(options["max_message_bytes"]);
-  }
-  if (options.contains("sync")) engine_options.sync = nb::cast<bool>(options["sync"]);
-  if (options.contains("online_store")) {
-    engine_options.online_store = nb::cast<std::string>(options["online_store"]);
-  }
+  nb::enum_<FeatureKind>(m, "FeatureKind")
+      .value("ANY", FeatureKind::kAny)
+      .value("INT", FeatureKind::kInt)
+      .value("FLOAT", FeatureKind::kFloat)
+      .value("STR", FeatureKind::kStr)
+      .value("BOOL", FeatureKind::kBool);
 
-  PyObject *stop_type = nullptr, *stop_value = nullptr, *stop_traceback = nullptr;
-  engine_options.should_stop = [&]() {
-    if (stop_type == nullptr && PyErr_CheckSignals() != 0) {
-      PyErr_Fetch(&stop_type, &stop_value, &stop_traceback);
-    }
-    if (stop_type == nullptr && !should_stop.is_none()) {
-      nb::object stop = should_stop();
-      return PyObject_IsTrue(stop.ptr()) == 1;
-    }
-    return stop_type != nullptr;
-  };
-  if (!on_feature.is_none()) {
-    engine_options.on_committed_feature = [&on_feature](const FeatureValue& w) {
-      on_feature(nb::str(w.ns.data(), w.ns.size()), nb::str(w.entity_id.data(), w.entity_id.size()),
-                 nb::str(w.feature.data(), w.feature.size()),
-                 nb::str(w.value_json.data(), w.value_json.size()), w.time_ms, w.offset);
-    };
-  }
+  nb::class_<OutputFeature>(m, "OutputFeature")
+      .def(nb::init<>())
+      .def_prop_rw(
+          "name", [](const OutputFeature& f) { return f.name; },
+          [](OutputFeature& f, const std::string& name) { f.name = Interned(name); })
+      .def_rw("fqn", &OutputFeature::fqn)
+      .def_rw("kind", &OutputFeature::kind)
+      .def_rw("nullable", &OutputFeature::nullable);
 
-  std::unique_ptr<Engine> engine;
-  Check(Engine::Open(engine_options, &engine));
-  for (nb::handle source : sources) engine->AddSource(MakeSource(nb::borrow<nb::dict>(source)));
-  std::vector<std::unique_ptr<PythonResolver>> resolvers;
-  for (nb::handle spec : resolver_specs) {
-    nb::dict d = nb::borrow<nb::dict>(spec);
-    if (d.contains("native_module")) {  // owned by the module, which the caller keeps alive
-      NativeModule& module = nb::cast<NativeModule&>(d["native_module"]);
-      engine->AddResolver(module.resolvers().at(nb::cast<size_t>(d["native_index"])));
-      continue;
-    }
-    resolvers.push_back(MakeResolver(d));
-    engine->AddResolver(resolvers.back().get());
-  }
-  RunStats stats;
-  Status status = engine->Run(&stats);
-  engine.reset();  // releases live states while the resolvers still exist
-  for (auto& resolver : resolvers) {
-    nb::object interrupt;
-    if (resolver->TakeInterrupt(&interrupt)) {
-      Py_XDECREF(stop_type);
-      Py_XDECREF(stop_value);
-      Py_XDECREF(stop_traceback);
-      PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(interrupt.ptr())), interrupt.ptr());
-      throw nb::python_error();
-    }
-  }
-  if (stop_type != nullptr) {
-    PyErr_Restore(stop_type, stop_value, stop_traceback);
-    throw nb::python_error();
-  }
-  Check(status);
-  nb::dict result;
-  result["messages"] = stats.messages;
-  result["outputs"] = stats.outputs;
-  result["dead_letters"] = stats.dead_letters;
-  result["resolver_errors"] = stats.resolver_errors;
-  result["keys"] = stats.keys;
-  result["checkpoints"] = stats.checkpoints;
-  result["seconds"] = stats.seconds;
-  return result;
-}
+  // Assign `outputs` a whole list: reading it gives a new list, not a view of the config's.
+  nb::class_<PythonResolverConfig>(m, "PythonResolverConfig")
+      .def(nb::init<>())
+      .def_rw("spec", &PythonResolverConfig::spec)
+      .def_rw("function", &PythonResolverConfig::function)
+      .def_rw("event_parser", &PythonResolverConfig::event_parser)
+      .def_rw("event_as_text", &PythonResolverConfig::event_as_text)
+      .def_rw("parser_takes_headers", &PythonResolverConfig::parser_takes_headers)
+      .def_rw("event_position", &PythonResolverConfig::event_position)
+      .def_rw("state_position", &PythonResolverConfig::state_position)
+      .def_rw("codec", &PythonResolverConfig::codec)
+      .def_rw("initial_state", &PythonResolverConfig::initial_state)
+      .def_rw("output_class", &PythonResolverConfig::output_class)
+      .def_rw("output_namespace", &PythonResolverConfig::output_namespace)
+      .def_rw("output_description", &PythonResolverConfig::output_description)
+      .def_prop_rw(
+          "primary_key", [](const PythonResolverConfig& c) { return c.primary_key; },
+          [](PythonResolverConfig& c, const std::string& name) { c.primary_key = Interned(name); })
+      .def_rw("outputs", &PythonResolverConfig::outputs);
 
-// The serving API's options from {"state_dir", "online_store", "wait_for_state_dir", "host",
-// "port", "token", "threads"} (all optional).
-FeatureServiceOptions ServeOptions(nb::dict d) {
-  FeatureServiceOptions options;
-  auto text = [&](const char* key, std::string* out) {
-    if (d.contains(key) && !d[key].is_none()) *out = nb::cast<std::string>(d[key]);
-  };
-  text("state_dir", &options.state_dir);
-  text("online_store", &options.online_store_url);
-  text("token", &options.token);
-  text("host", &options.http.host);
-  if (d.contains("wait_for_state_dir")) {
-    options.wait_for_state_dir = nb::cast<bool>(d["wait_for_state_dir"]);
-  }
-  if (d.contains("port")) options.http.port = nb::cast<int>(d["port"]);
-  if (d.contains("threads")) options.http.threads = nb::cast<int>(d["threads"]);
-  return options;
-}
-
-}  // namespace
-}  // namespace statefold::python
-
-NB_MODULE(_ext, m) {
-  using namespace statefold;
-  using namespace statefold::python;
-  InitPythonCodec();
-  // Resolver definitions (and the codecs they hold) live in user modules until interpreter
-  // shutdown, after nanobind's leak check: its warnings would be noise on every exit.
-  nb::set_leak_warnings(false);
-
-  m.def("set_error_classes", [](nb::object error, nb::object not_found) {
-    g_error_class = error;
-    g_not_found_class = not_found;
+  // A resolver of a native module, owned by the module (which each one keeps alive).
+  nb::class_<Resolver>(m, "Resolver").def_prop_ro("spec", [](const Resolver& r) {
+    return r.spec();  // a copy: the module's spec is not the caller's to change
   });
 
-  nb::class_<PythonCodec>(m, "Codec")
-      .def(nb::init<nb::handle>(), "description"_a)
-      .def("encode",
-           [](const PythonCodec& codec, nb::handle value) {
-             std::string out;
-             Check(codec.Encode(value.ptr(), &out));
-             return nb::bytes(out.data(), out.size());
-           })
-      .def("decode", [](const PythonCodec& codec, nb::bytes payload) {
-        nb::object value;
-        Check(codec.Decode(std::string_view(payload.c_str(), payload.size()), &value));
-        return value;
-      });
+  nb::class_<NativeModule>(m, "NativeModule")
+      .def_static("load",
+                  [](const std::string& path) {
+                    std::unique_ptr<NativeModule> module;
+                    Check(NativeModule::Load(path, &module));
+                    return module;
+                  })
+      .def_prop_ro("path", &NativeModule::path)
+      .def("resolvers", &NativeModule::resolvers, nb::rv_policy::reference_internal);
+}
 
-  m.def("run", &Run, "state_dir"_a, "sources"_a, "resolvers"_a, "options"_a, "on_feature"_a.none(),
-        "should_stop"_a.none() = nb::none());
+void BindRunStatus(nb::module_& m) {
+  nb::class_<RunStatus> status(m, "RunStatus");
+  nb::class_<RunStatus::Partition>(status, "Partition")
+      .def_ro("partition", &RunStatus::Partition::partition)
+      .def_ro("next_offset", &RunStatus::Partition::next_offset)
+      .def_ro("lag", &RunStatus::Partition::lag);
+  nb::class_<RunStatus::Source>(status, "Source")
+      .def_ro("name", &RunStatus::Source::name)
+      .def_ro("skipped_late", &RunStatus::Source::skipped_late)
+      .def_ro("partitions", &RunStatus::Source::partitions);
+  nb::class_<RunStatus::Resolver>(status, "Resolver")
+      .def_ro("name", &RunStatus::Resolver::name)
+      .def_ro("keys", &RunStatus::Resolver::keys);
+  status.def_ro("updated_ms", &RunStatus::updated_ms)
+      .def_ro("started_ms", &RunStatus::started_ms)
+      .def_ro("messages", &RunStatus::messages)
+      .def_ro("outputs", &RunStatus::outputs)
+      .def_ro("resolver_errors", &RunStatus::resolver_errors)
+      .def_ro("dead_letters", &RunStatus::dead_letters)
+      .def_ro("checkpoints", &RunStatus::checkpoints)
+      .def_ro("last_checkpoint_commit_ms", &RunStatus::last_checkpoint_commit_ms)
+      .def_ro("sources", &RunStatus::sources)
+      .def_ro("resolvers", &RunStatus::resolvers)
+      .def("to_json", &RunStatus::ToJson);
+}
 
+void BindReaders(nb::module_& m) {
   nb::class_<StateInspector>(m, "Inspector")
       .def_static("open",
                   [](const std::string& state_dir, bool follow) {
@@ -309,39 +251,16 @@ NB_MODULE(_ext, m) {
              Check(self.ListKeys(resolver, limit, &keys));
              return keys;
            })
-      .def("status",
+      .def("run_status",
            [](StateInspector& self) {
              RunStatus status;
              Check(self.ReadRunStatus(&status));
-             return status.ToJson();
+             return status;
            })
       .def("dead_letters", [](StateInspector& self, size_t limit) {
         std::vector<std::string> records;
         Check(self.DeadLetters(limit, &records));
         return records;
-      });
-
-  nb::class_<NativeModule>(m, "NativeModule")
-      .def_static("load",
-                  [](const std::string& path) {
-                    std::unique_ptr<NativeModule> module;
-                    Check(NativeModule::Load(path, &module));
-                    return module;
-                  })
-      .def_prop_ro("path", &NativeModule::path)
-      .def("resolvers", [](const NativeModule& self) {
-        nb::list result;
-        for (const Resolver* resolver : self.resolvers()) {
-          const ResolverSpec& spec = resolver->spec();
-          nb::dict info;
-          info["name"] = spec.name;
-          info["source"] = spec.source;
-          info["key_path"] = spec.key_path;
-          info["stateful"] = spec.stateful;
-          info["state_schema"] = spec.state_schema;
-          result.append(info);
-        }
-        return result;
       });
 
   // An online store named by a URL (redis://...), for Client(online_store=...): features()
@@ -356,15 +275,56 @@ NB_MODULE(_ext, m) {
       .def("features", [](OnlineReader& self, const std::string& ns, const std::string& id) {
         std::vector<StoredFeature> features;
         Check(self.store->ReadEntity(ns, id, &features));
-        if (features.empty()) Raise(Status::NotFound("no features for " + ns + " " + id));
+        if (features.empty()) RaiseStatus(Status::NotFound("no features for " + ns + " " + id));
         return FeatureTuples(features);
       });
+
+  m.def("is_embedded_url", &IsEmbeddedUrl, "url"_a);
+
+  m.def("state_reset", [](const std::string& state_dir, const std::string& resolver) {
+    Check(ResetResolverState(state_dir, resolver));
+  });
+}
+
+}  // namespace
+}  // namespace statefold::python
+
+NB_MODULE(_ext, m) {
+  using namespace statefold;
+  using namespace statefold::python;
+  InitPythonCodec();
+  InitFeatureJson();
+  RegisterErrorClasses();
+  // Resolver definitions (and the codecs they hold) live in user modules until interpreter
+  // shutdown, after nanobind's leak check: its warnings would be noise on every exit.
+  nb::set_leak_warnings(false);
+
+  BindOptions(m);
+  BindResolvers(m);
+  BindRunStatus(m);
+  BindReaders(m);
+
+  nb::class_<PythonCodec>(m, "Codec")
+      .def(nb::init<nb::handle>(), "description"_a)
+      .def("encode",
+           [](const PythonCodec& codec, nb::handle value) {
+             std::string out;
+             Check(codec.Encode(value.ptr(), &out));
+             return nb::bytes(out.data(), out.size());
+           })
+      .def("decode", [](const PythonCodec& codec, nb::bytes payload) {
+        nb::object value;
+        Check(codec.Decode(std::string_view(payload.c_str(), payload.size()), &value));
+        return value;
+      });
+
+  m.def("run", &Run, "options"_a, "sources"_a, "resolvers"_a, "on_feature"_a.none() = nb::none(),
+        "should_stop"_a.none() = nb::none());
 
   // The HTTP server runs on its own threads and never takes the GIL.
   nb::class_<FeatureService>(m, "FeatureServer")
       .def_static("start",
-                  [](nb::dict d) {
-                    FeatureServiceOptions options = ServeOptions(d);
+                  [](const FeatureServiceOptions& options) {
                     std::unique_ptr<FeatureService> service;
                     Status status;
                     {
@@ -376,8 +336,4 @@ NB_MODULE(_ext, m) {
                   })
       .def("stop", &FeatureService::Stop, nb::call_guard<nb::gil_scoped_release>())
       .def_prop_ro("port", &FeatureService::port);
-
-  m.def("state_reset", [](const std::string& state_dir, const std::string& resolver) {
-    Check(ResetResolverState(state_dir, resolver));
-  });
 }

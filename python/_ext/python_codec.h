@@ -53,9 +53,8 @@ class PythonCodec {
 // Imports the datetime C API for this translation unit; called once at module import.
 void InitPythonCodec();
 
-// Appends a JSON rendering of a feature value (None, bool, int, float, str, lists, dicts,
-// datetimes, enums). Fails on values that have no JSON form.
-Status AppendJsonValue(PyObject* value, std::string* out);
+// The text of the pending Python exception, which it clears ("error" when it has none).
+std::string PythonErrorText();
 
 // "int (5)": the type and a short repr of a value, for error messages.
 std::string Describe(PyObject* value);

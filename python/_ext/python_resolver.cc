@@ -2,8 +2,11 @@
 
 #include "python_resolver.h"
 
+#include <nanobind/stl/string.h>  // nb::cast<std::string>: without it, a bad_cast at run time
+
 #include <charconv>
 
+#include "feature_json.h"
 #include "statefold/coding.h"
 
 namespace statefold::python {
@@ -51,14 +54,38 @@ PyObject* HeadersDict(std::string_view encoded) {
 
 }  // namespace
 
-PythonResolver::PythonResolver(PythonResolverConfig config) : config_(std::move(config)) {
-  if (config_.spec.stateful) codec_ = nb::cast<const PythonCodec*>(config_.codec);
+Status PythonResolver::Create(PythonResolverConfig config,
+                              std::unique_ptr<PythonResolver>* resolver) {
+  // The config is set field by field from Python; the loop indexes its call arguments by
+  // these positions and decodes states with the codec, so an inconsistent one is refused.
+  const PythonCodec* codec = nullptr;
+  bool valid;
+  if (config.spec.stateful) {
+    valid = nb::try_cast<const PythonCodec*>(config.codec, codec) && codec != nullptr &&
+            ((config.event_position == 0 && config.state_position == 1) ||
+             (config.event_position == 1 && config.state_position == 0));
+  } else {
+    valid = config.event_position == 0 && config.state_position == -1;
+  }
+  if (!valid) {
+    return Status::InvalidArgument(
+        "resolver " + config.spec.name +
+        ": a stateful config needs a Codec and event and state positions 0 and 1; a stateless "
+        "one has event position 0 and state position -1");
+  }
+  resolver->reset(new PythonResolver(std::move(config), codec));
+  return Status::Ok();
 }
+
+PythonResolver::PythonResolver(PythonResolverConfig config, const PythonCodec* codec)
+    : config_(std::move(config)),
+      format_exception_(nb::module_::import_("traceback").attr("format_exception")),
+      codec_(codec) {}
 
 std::string PythonResolver::FormatException() {
   PyObject* exception = TakeException();
   std::string text;
-  PyObject* lines = PyObject_CallOneArg(config_.format_exception.ptr(), exception);
+  PyObject* lines = PyObject_CallOneArg(format_exception_.ptr(), exception);
   if (lines != nullptr) {
     PyObject* empty = PyUnicode_FromString("");
     PyObject* joined = PyUnicode_Join(empty, lines);

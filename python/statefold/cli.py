@@ -11,9 +11,9 @@ import threading
 import time
 from typing import Any, Dict, List, Optional
 
-from .client import Client
+from .client import Client, is_embedded_url
 from .errors import DefinitionError, NotFoundError, StatefoldError
-from .runtime import DEFAULT_STATE_DIR, bind_sources, load_all_definitions, run
+from .runtime import DEFAULT_STATE_DIR, bind_sources, engine_options, load_all_definitions, run
 from .serving import DEFAULT_HOST, DEFAULT_PORT, server_url, start_server
 
 TOKEN_VARIABLE = "STATEFOLD_SERVE_TOKEN"
@@ -47,9 +47,10 @@ def _online_store(args: argparse.Namespace) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     resolvers = load_all_definitions(args.definitions)
     sources = bind_sources(resolvers, args.input, _source_bindings(args.source), args.stop_at_end)
-    options = {"batch_size": args.batch_size, "checkpoint_every_messages": args.checkpoint_messages,
-               "checkpoint_every_ms": args.checkpoint_ms, "sync": args.sync,
-               "online_store": _online_store(args)}
+    options = engine_options(state_dir=args.state_dir, batch_size=args.batch_size,
+                             checkpoint_every_messages=args.checkpoint_messages,
+                             checkpoint_every_ms=args.checkpoint_ms, sync=args.sync,
+                             online_store=_online_store(args))
     # SIGINT and SIGTERM only set a flag, which the engine reads between batches: it then
     # checkpoints and returns. (A raising handler would surface inside a resolver call.)
     stop_requested = []
@@ -65,12 +66,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.serve:
         # Started before the run, so features are served as soon as the first checkpoint
         # lands (the state directory may not exist yet: the engine creates it).
-        server = start_server(state_dir=args.state_dir, online_store=options["online_store"] or None,
+        server = start_server(state_dir=args.state_dir, online_store=options.online_store or None,
                               host=args.host, port=args.port, token=_token(args),
                               threads=args.serve_threads, wait_for_state_dir=True)
         print(f"serving on {server_url(args.host, server.port)}", flush=True)
     try:
-        stats = run(resolvers, sources, args.state_dir, options, should_stop=lambda: bool(stop_requested))
+        stats = run(resolvers, sources, options, should_stop=lambda: bool(stop_requested))
     finally:
         if server is not None:
             server.stop()
@@ -85,7 +86,7 @@ def _token(args: argparse.Namespace) -> Optional[str]:
 def cmd_serve(args: argparse.Namespace) -> int:
     state_dir = args.state_dir
     online_store = _online_store(args)
-    if online_store in ("", "embedded") and state_dir is None:
+    if is_embedded_url(online_store) and state_dir is None:
         state_dir = DEFAULT_STATE_DIR
     server = start_server(state_dir=state_dir, online_store=online_store or None, host=args.host,
                           port=args.port, token=_token(args), threads=args.threads)
@@ -121,26 +122,25 @@ def cmd_state(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    status = Client(args.state_dir, follow=False).status()
+    client = Client(args.state_dir, follow=False)
     if args.json:
-        print(json.dumps(status, indent=2))
+        print(json.dumps(client.status(), indent=2))
         return 0
-    run_info = status["run"]
-    age = max(0.0, time.time() - status["updated_ms"] / 1000)
+    status = client.run_status()
+    age = max(0.0, time.time() - status.updated_ms / 1000)
     print(f"last checkpoint {age:.0f} s ago, in a run started "
-          f"{max(0.0, time.time() - run_info['started_ms'] / 1000):.0f} s ago")
-    print(f"run: {run_info['messages']:,} messages, {run_info['outputs']:,} outputs, "
-          f"{run_info['resolver_errors']:,} resolver errors, {run_info['dead_letters']:,} dead letters, "
-          f"{run_info['checkpoints']:,} checkpoints (previous commit {run_info['last_checkpoint_commit_ms']:.1f} ms)")
-    for source, source_status in status["sources"].items():
-        if source_status["skipped_late"]:
-            print(f"source {source}: {source_status['skipped_late']:,} late records skipped")
-        partitions = source_status["partitions"]
-        for partition, p in sorted(partitions.items(), key=lambda item: int(item[0])):
-            lag = "unknown" if p["lag"] is None else f"{p['lag']:,}"
-            print(f"source {source} partition {partition}: next offset {p['next_offset']:,}, lag {lag}")
-    for resolver, r in status["resolvers"].items():
-        print(f"resolver {resolver}: {r['keys']:,} keys")
+          f"{max(0.0, time.time() - status.started_ms / 1000):.0f} s ago")
+    print(f"run: {status.messages:,} messages, {status.outputs:,} outputs, "
+          f"{status.resolver_errors:,} resolver errors, {status.dead_letters:,} dead letters, "
+          f"{status.checkpoints:,} checkpoints (previous commit {status.last_checkpoint_commit_ms:.1f} ms)")
+    for source in status.sources:
+        if source.skipped_late:
+            print(f"source {source.name}: {source.skipped_late:,} late records skipped")
+        for p in sorted(source.partitions, key=lambda p: p.partition):
+            lag = "unknown" if p.lag is None else f"{p.lag:,}"
+            print(f"source {source.name} partition {p.partition}: next offset {p.next_offset:,}, lag {lag}")
+    for resolver in status.resolvers:
+        print(f"resolver {resolver.name}: {resolver.keys:,} keys")
     return 0
 
 

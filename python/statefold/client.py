@@ -12,6 +12,12 @@ from .errors import NotFoundError, StatefoldError
 from .runtime import DEFAULT_STATE_DIR
 
 
+def is_embedded_url(online_store: Optional[str]) -> bool:
+    """Whether an online store URL names the state directory's own store (None, "" or
+    "embedded"), as the engine decides it (IsEmbeddedUrl in src/online/online_store.h)."""
+    return _ext.is_embedded_url(online_store or "")
+
+
 def _namespace(entity: Union[str, type]) -> str:
     return entity if isinstance(entity, str) else entity.__statefold_namespace__
 
@@ -152,7 +158,7 @@ class Client:
             path = f"/v1/features/{urllib.parse.quote(ns, safe='')}/{urllib.parse.quote(str(id), safe='')}"
             answer = self._http.request("GET", path)
             return [(name, f["value"], f["time_ms"], f["offset"]) for name, f in answer["features"].items()]
-        if self.online_store in (None, "", "embedded"):
+        if is_embedded_url(self.online_store):
             stored = self._reader().features(ns, str(id))
         else:
             if self._online is None:
@@ -224,10 +230,21 @@ class Client:
     def dead_letters(self, limit: int = 1000) -> List[Dict[str, Any]]:
         return [json.loads(r) for r in self._reader().dead_letters(limit)]
 
+    def run_status(self) -> Any:
+        """The metrics stored with the last checkpoint as a typed, read-only _ext.RunStatus
+        (src/state/run_status.h): updated_ms, started_ms, the run counters, sources (name,
+        skipped_late, partitions: partition, next_offset, lag or None) and resolvers (name,
+        keys). Raises NotFoundError before the first checkpoint."""
+        return self._reader().run_status()
+
     def status(self) -> Dict[str, Any]:
-        """The metrics stored with the last checkpoint: run counters, source positions and
-        lag per partition, keys per resolver, checkpoint commit time."""
-        return json.loads(self._reader().status())
+        """run_status() as the documented dict (what `statefold status --json` prints):
+        {"updated_ms", "run": {"started_ms", "messages", "outputs", "resolver_errors",
+        "dead_letters", "checkpoints", "last_checkpoint_commit_ms"}, "sources": {name:
+        {"skipped_late", "partitions": {"<p>": {"next_offset", "lag"}}}}, "resolvers": {name:
+        {"keys"}}}."""
+        # The record's JSON form has one owner, RunStatus::ToJson.
+        return json.loads(self.run_status().to_json())
 
     def state_schema(self, resolver: Any) -> Dict[str, Any]:
         return json.loads(self._reader().state_schema(getattr(resolver, "name", resolver)))

@@ -23,6 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     tomllib = None
 
+from . import _ext
 from .errors import DefinitionError
 from .sources import KafkaSource
 
@@ -82,8 +83,9 @@ def kafka_settings(source: KafkaSource) -> Dict[str, Any]:
 
 def kafka_source_description(
     source: KafkaSource, resolver_names: List[str], stop_at_end: bool
-) -> Optional[Dict[str, Any]]:
-    """The engine's description of a Kafka source, or None when no broker is configured."""
+) -> Optional[Any]:
+    """The engine's description of a Kafka source (an _ext.KafkaSourceOptions), or None when
+    no broker is configured."""
     settings = kafka_settings(source)
     servers = settings.get("bootstrap_server")
     if not servers:
@@ -98,16 +100,16 @@ def kafka_source_description(
             properties[property_name] = str(settings[field])
     properties.update({k: str(v) for k, v in settings["additional_kafka_args"].items()})
     group_prefix = settings.get("group_id_prefix") or "statefold"
-    return {
-        "kind": "kafka",
-        "name": source.source_name,
-        "topic": settings["topic"],
-        "group_id": f"{group_prefix}.{'+'.join(sorted(resolver_names))}",
-        "properties": properties,
-        "stop_at_end": stop_at_end,
-        "dead_letter_topic": settings.get("dead_letter_queue_topic"),
-        "late_arrival_deadline_ms": duration_ms(settings.get("late_arrival_deadline"), source.source_name),
-    }
+    options = _ext.KafkaSourceOptions()
+    options.name = source.source_name
+    options.topic = settings["topic"]
+    options.group_id = f"{group_prefix}.{'+'.join(sorted(resolver_names))}"
+    options.properties = list(properties.items())
+    options.stop_at_end = stop_at_end
+    options.dead_letter_topic = settings.get("dead_letter_queue_topic") or ""
+    options.late_arrival_deadline_ms = duration_ms(settings.get("late_arrival_deadline"),
+                                                   source.source_name)
+    return options
 
 
 _DURATION_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}

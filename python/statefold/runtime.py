@@ -58,14 +58,31 @@ def check_unique_names(resolvers: Sequence[Any]) -> None:
         seen[r.name] = r
 
 
+def engine_options(**settings: Any) -> Any:
+    """An _ext.EngineOptions (include/statefold/engine.h) with `settings` set: state_dir,
+    batch_size, checkpoint_every_messages, checkpoint_every_ms, state_cache_entries,
+    max_message_bytes, sync, online_store ("embedded" or a redis:// URL). A name that is not
+    an option raises AttributeError naming it, and a value of the wrong type TypeError."""
+    options = _ext.EngineOptions()
+    for name, value in settings.items():
+        setattr(options, name, value)
+    return options
+
+
+def file_source(name: str, path: str) -> Any:
+    """The engine's description of a JSON Lines file source."""
+    return _ext.FileSourceOptions(name=name, path=path)
+
+
 def bind_sources(
-    resolvers: Sequence[StreamResolver],
+    resolvers: Sequence[Any],
     input_path: Optional[str],
     bindings: Dict[str, str],
     stop_at_end: bool = False,
-) -> List[Dict[str, Any]]:
-    """The engine's source descriptions for a run. A source reads, in order of precedence: the
-    file of `--source NAME=PATH`; the `--input` file (when one source is left); a
+) -> List[Any]:
+    """The engine's source descriptions for a run (_ext.FileSourceOptions and
+    _ext.KafkaSourceOptions). A source reads, in order of precedence: the file of
+    `--source NAME=PATH`; the `--input` file (when one source is left); a
     `FileSource(path=...)`; its Kafka topic, when a bootstrap server is configured."""
     names = list(dict.fromkeys(r.source_name for r in resolvers))
     unknown = set(bindings) - set(names)
@@ -78,9 +95,9 @@ def bind_sources(
     for name in names:
         source = next(r.source for r in resolvers if r.source_name == name)
         if name in bindings:
-            result.append({"kind": "file", "name": name, "path": bindings[name]})
+            result.append(file_source(name, bindings[name]))
         elif isinstance(source, FileSource) and source.path and input_path is None:
-            result.append({"kind": "file", "name": name, "path": source.path})
+            result.append(file_source(name, source.path))
         else:
             unbound.append(name)
     if input_path is not None and unbound:
@@ -89,7 +106,7 @@ def bind_sources(
                 f"--input is ambiguous with several sources ({', '.join(unbound)}): "
                 "bind each with --source NAME=FILE"
             )
-        result.append({"kind": "file", "name": unbound.pop(), "path": input_path})
+        result.append(file_source(unbound.pop(), input_path))
     for name in unbound:
         source = next(r.source for r in resolvers if r.source_name == name)
         readers = [r.name for r in resolvers if r.source_name == name]
@@ -104,23 +121,24 @@ def bind_sources(
     return result
 
 
+_RUN_STATS = ("messages", "outputs", "dead_letters", "resolver_errors", "keys", "checkpoints",
+              "seconds")
+
+
 def run(
-    resolvers: Sequence[StreamResolver],
-    sources: Sequence[tuple],
-    state_dir: str = DEFAULT_STATE_DIR,
-    options: Optional[Dict[str, Any]] = None,
+    resolvers: Sequence[Any],
+    sources: Sequence[Any],
+    options: Any,
     on_feature: Optional[Callable[..., None]] = None,
     should_stop: Optional[Callable[[], bool]] = None,
 ) -> Dict[str, Any]:
-    """Runs `resolvers` over `sources` (descriptions from bind_sources) to their end, or until
-    `should_stop()` (asked between batches) returns true; either way the run ends with a
-    checkpoint, unless the online store is unreachable then: the run ends without it (a
-    StatefoldError, or the interrupt that stopped it) and the next run redoes that epoch.
-    `options` takes batch_size, checkpoint_every_messages, checkpoint_every_ms,
-    state_cache_entries, max_message_bytes, sync and online_store ("embedded" or a redis://
-    URL). Returns run stats."""
+    """Runs `resolvers` (StreamResolvers and native ones) over `sources` (descriptions from
+    bind_sources) with `options` (from engine_options) to their end, or until `should_stop()`
+    (asked between batches) returns true; either way the run ends with a checkpoint, unless
+    the online store is unreachable then: the run ends without it (an AbortedError, or the
+    interrupt that stopped it) and the next run redoes that epoch. Returns run stats:
+    messages, outputs, dead_letters, resolver_errors, keys, checkpoints, seconds."""
     check_unique_names(resolvers)
-    return _ext.run(
-        state_dir, list(sources), [r.engine_spec() for r in resolvers], dict(options or {}),
-        on_feature, should_stop,
-    )
+    stats = _ext.run(options, list(sources), [r.engine_resolver for r in resolvers], on_feature,
+                     should_stop)
+    return {name: getattr(stats, name) for name in _RUN_STATS}

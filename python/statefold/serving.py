@@ -28,15 +28,15 @@ def start_server(
     directory that does not exist yet is opened once the engine creates it (feature reads answer
     503 until then); otherwise a missing one raises NotFoundError.
     """
-    return _ext.FeatureServer.start({
-        "state_dir": state_dir,
-        "online_store": online_store,
-        "host": host,
-        "port": port,
-        "token": token or None,
-        "threads": threads,
-        "wait_for_state_dir": wait_for_state_dir,
-    })
+    options = _ext.FeatureServiceOptions()
+    options.state_dir = state_dir or ""
+    options.online_store_url = online_store or ""
+    options.token = token or ""
+    options.wait_for_state_dir = wait_for_state_dir
+    options.http.host = host
+    options.http.port = port
+    options.http.threads = threads
+    return _ext.FeatureServer.start(options)
 
 
 def server_url(host: str, port: int) -> str:

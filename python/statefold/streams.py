@@ -40,6 +40,13 @@ class StreamResolver:
     event_as_text: bool
     location: str
     parse_given: bool = False
+    # What the engine runs: an _ext.PythonResolverConfig, built from the fields above when
+    # the resolver is defined.
+    engine_resolver: Any = dataclasses.field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.engine_resolver is None:
+            self.engine_resolver = _engine_config(self)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.function(*args, **kwargs)
@@ -48,37 +55,53 @@ class StreamResolver:
     def source_name(self) -> str:
         return self.source.source_name
 
-    def engine_spec(self) -> Dict[str, Any]:
-        """The resolver as the engine binding takes it."""
-        spec: Dict[str, Any] = {
-            "name": self.name,
-            "source": self.source_name,
-            "key_path": self.key_path,
-            "function": self.function,
-            "event_parser": self.event_parser,
-            "event_as_text": self.event_as_text,
-            "parser_takes_headers": _takes_headers(self.event_parser) if self.parse_given else False,
-            "event_position": self.event_position,
-            "state_position": self.state_position,
-            "codec": self.codec,
-            "state_schema": self.state_schema,
-            "initial_state": self.initial_state,
-            "output_class": None,
-        }
-        if self.outputs is not None:
-            features = self.outputs.features
-            owner = features[0].owner
-            spec.update(
-                output_class=owner,
-                output_namespace=owner.__statefold_namespace__,
-                output_description=repr(self.outputs),
-                primary_key=owner.__statefold_primary__.name,
-                outputs=[(f.name, f.fqn, *f.value_kind()) for f in features],
-            )
-        return spec
-
     def decode_state(self, payload: bytes) -> Any:
         return self.codec.decode(payload)
+
+
+_FEATURE_KINDS = {"any": _ext.FeatureKind.ANY, "int": _ext.FeatureKind.INT,
+                  "float": _ext.FeatureKind.FLOAT, "str": _ext.FeatureKind.STR,
+                  "bool": _ext.FeatureKind.BOOL}
+
+
+def _engine_config(r: StreamResolver) -> Any:
+    """The resolver as the engine binding takes it. The config is a typed struct
+    (python/_ext/python_resolver.h): a misspelt field is an AttributeError here, when the
+    resolver is defined."""
+    config = _ext.PythonResolverConfig()
+    spec = config.spec
+    spec.name = r.name
+    spec.source = r.source_name
+    spec.key_path = r.key_path
+    spec.stateful = r.codec is not None
+    config.function = r.function
+    config.event_parser = r.event_parser
+    config.event_as_text = r.event_as_text
+    config.parser_takes_headers = _takes_headers(r.event_parser) if r.parse_given else False
+    config.event_position = r.event_position
+    config.state_position = r.state_position
+    if r.codec is not None:
+        config.codec = r.codec
+        spec.state_schema = r.state_schema
+        config.initial_state = r.initial_state
+    if r.outputs is not None:
+        features = r.outputs.features
+        owner = features[0].owner
+        config.output_class = owner
+        config.output_namespace = owner.__statefold_namespace__
+        config.output_description = repr(r.outputs)
+        config.primary_key = owner.__statefold_primary__.name
+        outputs = []
+        for f in features:
+            kind, nullable = f.value_kind()
+            output = _ext.OutputFeature()
+            output.name = f.name
+            output.fqn = f.fqn
+            output.kind = _FEATURE_KINDS[kind]
+            output.nullable = nullable
+            outputs.append(output)
+        config.outputs = outputs  # assigned whole: reading the field gives a copy
+    return config
 
 
 def stream(

@@ -18,19 +18,22 @@ import tempfile
 from typing import Any, Dict, Iterable, List, Optional, Union
 
 from .client import Client
-from .runtime import check_unique_names, run
+from .runtime import check_unique_names, engine_options, file_source, run
 from .streams import StreamResolver
 
 
 class StreamTester:
     def __init__(self, *resolvers: StreamResolver, state_dir: Optional[str] = None, **options: Any):
+        """`options` are engine options (batch_size=..., see runtime.engine_options); a name
+        that is not one raises AttributeError here, before anything runs."""
         check_unique_names(resolvers)
+        self.options = engine_options(**options)
         self.resolvers = list(resolvers)
         self._temporary = state_dir is None
         self.directory = tempfile.mkdtemp(prefix="statefold-test-") if state_dir is None else state_dir
         os.makedirs(self.directory, exist_ok=True)
         self.state_dir = os.path.join(self.directory, "state")
-        self.options = options
+        self.options.state_dir = self.state_dir
         self.client = Client(self.state_dir)
         self.outputs: List[Dict[str, Any]] = []
         self.last_run: Dict[str, Any] = {}
@@ -84,8 +87,8 @@ class StreamTester:
             path = self._path(name)
             if not os.path.exists(path):
                 open(path, "ab").close()
-            sources.append({"kind": "file", "name": name, "path": path})
-        self.last_run = run(self.resolvers, sources, self.state_dir, self.options, on_feature)
+            sources.append(file_source(name, path))
+        self.last_run = run(self.resolvers, sources, self.options, on_feature)
         self.outputs.extend(produced)
         return produced
 

@@ -17,18 +17,13 @@ constexpr size_t kPaddingBytes = 64;
 
 }  // namespace
 
-Status FileSource::Open(std::string name, const std::string& path,
-                        std::unique_ptr<Source>* source) {
+Status OpenFileSource(std::string name, const std::string& path, std::unique_ptr<Source>* source) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return Status::NotFound("cannot open input file " + path + ": " + std::strerror(errno));
   }
   source->reset(new FileSource(std::move(name), path, fd));
   return Status::Ok();
-}
-
-Status OpenFileSource(std::string name, const std::string& path, std::unique_ptr<Source>* source) {
-  return FileSource::Open(std::move(name), path, source);
 }
 
 FileSource::FileSource(std::string name, std::string path, int fd)

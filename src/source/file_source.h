@@ -12,10 +12,9 @@
 
 namespace statefold {
 
+// Opened through OpenFileSource (statefold/source.h), the one entry point.
 class FileSource : public Source {
  public:
-  // REQUIRES: `path` names a readable file. Fails with NotFound otherwise.
-  static Status Open(std::string name, const std::string& path, std::unique_ptr<Source>* source);
   ~FileSource() override;
 
   const std::string& name() const override { return name_; }
@@ -26,6 +25,8 @@ class FileSource : public Source {
   std::vector<SourcePosition> Positions() const override;
 
  private:
+  friend Status OpenFileSource(std::string name, const std::string& path,
+                               std::unique_ptr<Source>* source);
   FileSource(std::string name, std::string path, int fd);
   Status Fill();  // moves the unread tail to the front of the buffer and reads more
 

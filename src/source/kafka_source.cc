@@ -31,10 +31,6 @@ void ErrorCallback(rd_kafka_t*, int error, const char* reason, void* opaque) {
 }  // namespace
 
 Status OpenKafkaSource(KafkaSourceOptions options, std::unique_ptr<Source>* source) {
-  return KafkaSource::Open(std::move(options), source);
-}
-
-Status KafkaSource::Open(KafkaSourceOptions options, std::unique_ptr<Source>* source) {
   std::unique_ptr<KafkaSource> result(new KafkaSource(std::move(options)));
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char error[512];

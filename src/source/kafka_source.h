@@ -22,10 +22,9 @@ typedef struct rd_kafka_topic_partition_list_s rd_kafka_topic_partition_list_t;
 
 namespace statefold {
 
+// Opened through OpenKafkaSource (statefold/source.h), the one entry point.
 class KafkaSource : public Source {
  public:
-  // Fails with InvalidArgument naming the property when librdkafka rejects the configuration.
-  static Status Open(KafkaSourceOptions options, std::unique_ptr<Source>* source);
   ~KafkaSource() override;
 
   const std::string& name() const override { return options_.name; }
@@ -43,6 +42,7 @@ class KafkaSource : public Source {
   void OnRebalance(bool assign, rd_kafka_topic_partition_list_t* partitions);
 
  private:
+  friend Status OpenKafkaSource(KafkaSourceOptions options, std::unique_ptr<Source>* source);
   explicit KafkaSource(KafkaSourceOptions options) : options_(std::move(options)) {}
   void ReleaseMessages();
 

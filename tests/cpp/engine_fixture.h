@@ -44,7 +44,7 @@ class EngineFixture : public ::testing::Test {
     std::unique_ptr<Engine> engine;
     EXPECT_TRUE(Engine::Open(options_, &engine).ok());
     std::unique_ptr<Source> source;
-    EXPECT_TRUE(FileSource::Open("logins", input_, &source).ok());
+    EXPECT_TRUE(OpenFileSource("logins", input_, &source).ok());
     engine->AddSource(std::move(source));
     for (Resolver* resolver : resolvers) engine->AddResolver(resolver);
     RunStats stats;

@@ -54,7 +54,7 @@ TEST_F(EngineTest, AShorterInputThanAlreadyReadIsAnError) {
   std::unique_ptr<Engine> engine;
   ASSERT_TRUE(Engine::Open(options_, &engine).ok());
   std::unique_ptr<Source> source;
-  ASSERT_TRUE(FileSource::Open("logins", input_, &source).ok());
+  ASSERT_TRUE(OpenFileSource("logins", input_, &source).ok());
   engine->AddSource(std::move(source));
   engine->AddResolver(resolver.get());
   RunStats stats;

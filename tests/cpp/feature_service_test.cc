@@ -56,7 +56,7 @@ class FeatureServiceTest : public ::testing::Test {
     std::unique_ptr<Engine> engine;
     ASSERT_TRUE(Engine::Open(options, &engine).ok());
     std::unique_ptr<Source> source;
-    ASSERT_TRUE(FileSource::Open("logins", input_, &source).ok());
+    ASSERT_TRUE(OpenFileSource("logins", input_, &source).ok());
     engine->AddSource(std::move(source));
     testing::UniqueIpResolver resolver;
     engine->AddResolver(resolver.get());

@@ -26,7 +26,7 @@ class FileSourceTest : public ::testing::Test {
   }
   std::unique_ptr<Source> Open(const std::string& path) {
     std::unique_ptr<Source> source;
-    Status status = FileSource::Open("logins", path, &source);
+    Status status = OpenFileSource("logins", path, &source);
     EXPECT_TRUE(status.ok()) << status.ToString();
     return source;
   }
@@ -66,7 +66,7 @@ class FileSourceTest : public ::testing::Test {
 
 TEST_F(FileSourceTest, AMissingFileIsNotFound) {
   std::unique_ptr<Source> source;
-  Status status = FileSource::Open("logins", dir_ / "nothing.jsonl", &source);
+  Status status = OpenFileSource("logins", dir_ / "nothing.jsonl", &source);
   EXPECT_TRUE(status.IsNotFound()) << status.ToString();
   EXPECT_NE(status.message().find("nothing.jsonl"), std::string::npos) << status.message();
   EXPECT_TRUE(OpenFileSource("logins", dir_ / "nothing.jsonl", &source).IsNotFound());

@@ -65,7 +65,7 @@ class KafkaSourceTest : public ::testing::Test {
     source_options.stop_at_end = true;
     source_options.properties = {{"bootstrap.servers", bootstrap_}};
     std::unique_ptr<Source> source;
-    Status status = KafkaSource::Open(source_options, &source);
+    Status status = OpenKafkaSource(source_options, &source);
     EXPECT_TRUE(status.ok()) << status.ToString();
     engine->AddSource(std::move(source));
     engine->AddResolver(resolver.get());
@@ -121,7 +121,7 @@ TEST_F(KafkaSourceTest, BadConfigurationNamesTheProperty) {
   options.group_id = "g";
   options.properties = {{"no.such.property", "1"}};
   std::unique_ptr<Source> source;
-  Status status = KafkaSource::Open(options, &source);
+  Status status = OpenKafkaSource(options, &source);
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.message().find("no.such.property"), std::string::npos) << status.ToString();
 }

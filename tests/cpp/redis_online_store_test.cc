@@ -370,7 +370,7 @@ TEST_F(RedisOnlineStoreTest, TheEngineWritesWhatTheEmbeddedStoreGets) {
     std::unique_ptr<Engine> engine;
     ASSERT_TRUE(Engine::Open(options, &engine).ok());
     std::unique_ptr<Source> source;
-    ASSERT_TRUE(FileSource::Open("logins", input, &source).ok());
+    ASSERT_TRUE(OpenFileSource("logins", input, &source).ok());
     engine->AddSource(std::move(source));
     engine->AddResolver(resolver.get());
     RunStats stats;

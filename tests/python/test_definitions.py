@@ -369,3 +369,33 @@ def test_chalk_compat_example_runs_end_to_end(make_tester):
     assert tester.features("user", "u1") == {"user.id": "u1", "user.unique_ip_count": 2}
     assert tester.state(resolver, "u1").unique_ips == {"10.0.0.1", "10.0.0.2"}
     assert tester.dead_letters() == []
+
+
+# --- the engine config is typed and built at definition time ---------------------------------
+
+
+@dataclass
+class SeenIps:
+    ips: Set[str] = field(default_factory=set)
+
+
+def test_a_resolver_is_defined_with_its_typed_engine_config():
+    @stream(source=SOURCE, keys={"user_id": User.id})
+    def typed_config_resolver(state: State[SeenIps], event: LoginEvent) -> Features[User.id, User.unique_ip_count]:
+        state.ips.add(event.ip_address)
+        return User(id=event.user_id, unique_ip_count=len(state.ips))
+
+    config = typed_config_resolver.engine_resolver
+    assert isinstance(config, statefold._ext.PythonResolverConfig)
+    spec = config.spec
+    assert (spec.name, spec.source, spec.key_path, spec.stateful) == (
+        "typed_config_resolver", "logins", ["user_id"], True)
+    assert (config.event_position, config.state_position) == (1, 0)
+    assert config.initial_state == typed_config_resolver.initial_state
+    assert (config.output_namespace, config.primary_key) == ("user", "id")
+    kinds = statefold._ext.FeatureKind
+    assert [(o.name, o.fqn, o.kind, o.nullable) for o in config.outputs] == [
+        ("id", "user.id", kinds.STR, False), ("unique_ip_count", "user.unique_ip_count", kinds.INT, False)]
+    # A misspelt field is refused where it is set, not silently ignored at run time.
+    with pytest.raises(AttributeError, match="state_positon"):
+        config.state_positon = 1

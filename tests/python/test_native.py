@@ -145,8 +145,8 @@ def test_python_and_native_resolvers_run_in_one_process_on_one_source(tmp_path):
     python_features = {name: json.loads(value) for name, value, _, _ in
                        _ext.Inspector.open(str(tmp_path / "python"), False).features("user", "u0")}
     assert features["unique_ip_count"] == python_features["unique_ip_count"]
-    status = json.loads(_ext.Inspector.open(state_dir, False).status())
-    assert set(status["resolvers"]) == {"count_logins", "track_unique_ips"}
+    status = _ext.Inspector.open(state_dir, False).run_status()
+    assert {r.name for r in status.resolvers} == {"count_logins", "track_unique_ips"}
 
 
 def test_a_python_and_a_native_resolver_of_one_name_are_refused(tmp_path):
