@@ -60,15 +60,14 @@
 #include <variant>
 #include <vector>
 
+#include "statefold/internal/prefetch.h"
 #include "statefold/json_shape.h"
 #include "statefold/json_text.h"
 #include "statefold/native_codec.h"
-#include "statefold/prefetch.h"
 #include "statefold/reflect.h"
 #include "statefold/resolver.h"
 #include "statefold/small_json.h"
 #include "statefold/status.h"
-#include "statefold/string_hash.h"
 
 // Bumped whenever the layout of anything a module shares with the host changes.
 #define STATEFOLD_NATIVE_API_VERSION 3  // 3: Message::value_slots

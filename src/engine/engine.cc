@@ -28,11 +28,11 @@
 #include "state/run_status.h"
 #include "state/state_layout.h"
 #include "state/state_store.h"
+#include "statefold/internal/prefetch.h"
 #include "statefold/json_text.h"
-#include "statefold/prefetch.h"
 #include "statefold/source.h"
 #include "statefold/state_codec.h"
-#include "statefold/string_hash.h"
+#include "util/string_hash.h"
 
 namespace statefold {
 namespace {

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "statefold/prefetch.h"
+#include "statefold/internal/prefetch.h"
 #include "statefold/small_json.h"
 
 namespace statefold {
