@@ -63,6 +63,8 @@
 #include "statefold/internal/prefetch.h"
 #include "statefold/json_shape.h"
 #include "statefold/json_text.h"
+#include "statefold/native/event_layout_of.h"
+#include "statefold/native/type_traits.h"
 #include "statefold/native_codec.h"
 #include "statefold/reflect.h"
 #include "statefold/resolver.h"
@@ -114,31 +116,6 @@ class State {
 };
 
 namespace native {
-
-template <class T>
-struct IsFeature : std::false_type {};
-template <class T>
-struct IsFeature<Feature<T>> : std::true_type {};
-template <class T>
-struct IsFeature<Primary<T>> : std::true_type {};
-template <class T>
-struct IsPrimary : std::false_type {};
-template <class T>
-struct IsPrimary<Primary<T>> : std::true_type {};
-
-template <class T>
-struct IsOptional : std::false_type {};
-template <class T>
-struct IsOptional<std::optional<T>> : std::true_type {};
-
-// A feature struct: described, with only Feature<T> fields.
-template <class T>
-concept FeatureStruct = reflect::Described<T> &&[]<size_t... I>(std::index_sequence<I...>) {
-  return (IsFeature<typename std::tuple_element_t<
-              I, decltype(reflect::DescriptionOf<T>().fields)>::Type>::value &&
-          ...);
-}
-(std::make_index_sequence<reflect::FieldCount<T>()>{});
 
 // "UserProfile" -> "user_profile", Chalk's namespace convention.
 inline std::string SnakeCase(std::string_view name) {
