@@ -1,5 +1,5 @@
-// EventDecoder: the value slots, learned shapes and the strict scalar scan (statefold/
-// json_shape.h, statefold/small_json.h) for simple layouts, and simdjson On-Demand for the
+// EventDecoder: the value slots, learned shapes and the strict scalar scan (decode/
+// json_shape.h, decode/small_json.h) for simple layouts, and simdjson On-Demand for the
 // rest. Each decoder walks the layout at run time; the three fast ones decline (return false)
 // wherever they are not sure to give what simdjson gives.
 
@@ -13,9 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "statefold/json_shape.h"
-#include "statefold/small_json.h"
+#include "decode/json_shape.h"
+#include "decode/small_json.h"
 #include "util/arena.h"
+#include "util/bytes.h"
 
 namespace statefold {
 namespace {

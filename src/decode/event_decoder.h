@@ -18,8 +18,8 @@
 #include <span>
 #include <string_view>
 
+#include "decode/value_slots.h"
 #include "statefold/event_layout.h"
-#include "statefold/resolver.h"  // ValueSlots
 #include "statefold/status.h"
 
 namespace statefold {

@@ -22,7 +22,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "decode/event_decoder.h"
 #include "decode/record_decoder.h"
+#include "decode/value_slots.h"
 #include "engine/key_map.h"
 #include "online/online_store.h"
 #include "state/run_status.h"
@@ -98,9 +100,12 @@ struct ResolverSlot {
   std::vector<std::pair<const std::string*, CacheEntry*>> dirty;
   std::vector<KeyRef> epoch_keys;     // in epoch order
   std::unordered_set<uint32_t> dead;  // epoch indexes dead-lettered for this resolver
+  // With an event layout (ResolverSpec::event_layout): decodes each message before its lookup.
+  std::unique_ptr<EventDecoder> event_decoder;
 
   // Reused per batch.
-  std::vector<uint64_t> hashes;  // of the batch's keys, in the cache's hash
+  std::vector<uint64_t> hashes;                     // of the batch's keys, in the cache's hash
+  std::vector<std::span<const FieldValue>> fields;  // of the batch's keys' messages
   std::vector<Message> messages;
   std::vector<StateHandle> states;
   std::vector<BatchItem> items;  // what the engine keeps of each message
@@ -276,6 +281,9 @@ class Engine::Impl {
         return Status::InvalidArgument("resolver " + spec.name + " reads source '" + spec.source +
                                        "', which has no input");
       }
+      if (spec.event_layout != nullptr) {
+        r.event_decoder = std::make_unique<EventDecoder>(*spec.event_layout);
+      }
       std::string value;
       bool found;
       STATEFOLD_RETURN_IF_ERROR(
@@ -421,6 +429,9 @@ class Engine::Impl {
       }
       r.epoch_keys.push_back(ref);
     }
+    // Events, once pass 1 can no longer move the epoch arena (their views point into it): a
+    // message that does not decode is a dead letter, and the resolver never sees it.
+    if (r.event_decoder != nullptr) DecodeEvents(r, batch_keys);
     // Pass 2: messages and live states.
     r.messages.clear();
     r.states.clear();
@@ -440,8 +451,7 @@ class Engine::Impl {
     for (size_t k = 0; k < keys.size(); ++k) {
       const KeyRef& ref = keys[k];
       Message message = MessageAt(ref);
-      const int32_t slots = epoch_[ref.epoch_index].value_slots;
-      if (slots >= 0) message.value_slots = &value_slots_[static_cast<size_t>(slots)];
+      if (r.event_decoder != nullptr) message.fields = r.fields[k];
       r.messages.push_back(message);
       if (spec.stateful) {
         Status status;  // set only on failure: no Status made and destroyed per message
@@ -505,6 +515,29 @@ class Engine::Impl {
       start += consumed;
     }
     return Status::Ok();
+  }
+
+  // Decodes the events of the batch's keys (from r.epoch_keys[first]) and drops the keys of
+  // those that do not decode, dead-lettered. The record's value slots spare a second scan.
+  void DecodeEvents(ResolverSlot& r, size_t first) {
+    r.event_decoder->StartBatch();
+    r.fields.clear();
+    size_t kept = first;
+    for (size_t k = first; k < r.epoch_keys.size(); ++k) {
+      const KeyRef ref = r.epoch_keys[k];
+      const EpochMessage& m = epoch_[ref.epoch_index];
+      const ValueSlots* slots =
+          m.value_slots >= 0 ? &value_slots_[static_cast<size_t>(m.value_slots)] : nullptr;
+      std::span<const FieldValue> fields;
+      Status status = r.event_decoder->Decode(Bytes(m.value_begin, m.value_size), slots, &fields);
+      if (!status.ok()) {
+        AddDeadLetter(r, ref.epoch_index, Bytes(ref.key_begin, ref.key_size), status.message());
+        continue;
+      }
+      r.epoch_keys[kept++] = ref;
+      r.fields.push_back(fields);
+    }
+    r.epoch_keys.resize(kept);
   }
 
   // Adds the feature values of a resolver call's output; `base` is the batch index of the
@@ -657,16 +690,31 @@ class Engine::Impl {
     std::vector<StateHandle> states;
     ResolverOutput output;
     std::string encoded;
+    // Its own decoder: the batch's decoded messages must stay valid while this runs.
+    std::unique_ptr<EventDecoder> decoder;
+    if (r.spec->event_layout != nullptr) {
+      decoder = std::make_unique<EventDecoder>(*r.spec->event_layout);
+    }
     for (;;) {
       r.resolver->ReleaseState(entry->state);
       entry->state = nullptr;
       STATEFOLD_RETURN_IF_ERROR(LoadCommitted(r, key, entry));
       replay.clear();
       replay_indexes.clear();
+      if (decoder != nullptr) decoder->StartBatch();
       for (const KeyRef& ref : r.epoch_keys) {
         if (ref.epoch_index >= limit) break;
         if (Bytes(ref.key_begin, ref.key_size) != key || r.dead.count(ref.epoch_index)) continue;
-        replay.push_back(MessageAt(ref));
+        Message message = MessageAt(ref);
+        if (decoder != nullptr) {
+          // Decoded once already: this fails only if the decoders disagree.
+          Status status = decoder->Decode(message.value, nullptr, &message.fields);
+          if (!status.ok()) {
+            AddDeadLetter(r, ref.epoch_index, key, status.message());
+            continue;
+          }
+        }
+        replay.push_back(message);
         replay_indexes.push_back(ref.epoch_index);
       }
       bool restart = false;
@@ -956,7 +1004,8 @@ class Engine::Impl {
 
   std::vector<EpochMessage> epoch_;
   ByteArena epoch_bytes_;
-  // The value slots of the batch being processed (see ValueSlots), and their values.
+  // The value slots of the batch being processed (see ValueSlots), and their values, for the
+  // resolvers' event decoders.
   std::vector<ValueSlots> value_slots_;
   std::vector<std::string_view> slot_values_;
   std::unordered_map<std::string, PendingEntity, StringHash, std::equal_to<>> pending_;
