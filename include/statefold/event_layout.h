@@ -47,16 +47,21 @@ struct EventLayout {
   static constexpr size_t kMaxFields = 64;
 };
 
-// One decoded value. Only the member of its field's type is set (`present` always is); views
-// and children stay valid while the resolver call that receives them runs.
+// One decoded value (24 bytes). `present` is always set; of the rest, only the member of the
+// field's type is (reading another is undefined). Views and children stay valid while the
+// resolver call that receives them runs.
 struct FieldValue {
-  bool present;             // false: an optional field that was absent or null
-  bool boolean;             // kBool
-  int64_t integer;          // kInt
-  double number;            // kDouble
-  std::string_view string;  // kString
-  // kObject: its fields, in layout order; kArray: its items, in order.
-  std::span<const FieldValue> children;
+  constexpr FieldValue() : integer(0) {}
+
+  bool present = false;  // false: an optional field that was absent or null
+  union {
+    bool boolean;             // kBool
+    int64_t integer;          // kInt
+    double number;            // kDouble
+    std::string_view string;  // kString
+    // kObject: its fields, in layout order; kArray: its items, in order.
+    std::span<const FieldValue> children;
+  };
 };
 
 }  // namespace statefold

@@ -1,7 +1,7 @@
 // EventDecoder: a message's JSON value -> the FieldValues of an EventLayout (see
 // statefold/event_layout.h for the mapping), or the reason why the value does not fit. The
-// engine keeps one per resolver that has a layout and decodes each message once, before its
-// state lookup.
+// engine keeps one per resolver that has a layout and decodes each batch once, before the
+// state lookups.
 //
 // Four decoders that agree wherever they accept, tried in turn. For simple layouts (bool,
 // integer and string fields, optional or not):
@@ -17,12 +17,26 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "decode/value_slots.h"
 #include "statefold/event_layout.h"
 #include "statefold/status.h"
 
 namespace statefold {
+
+// A message value to decode, and its slots as the record decoder read them (or nullptr).
+struct EventInput {
+  std::string_view value;
+  const ValueSlots* slots = nullptr;
+};
+
+// A value of a batch that does not fit the layout: its index in the batch, and the
+// dead-letter reason, "message does not decode into <type_name>: <what is wrong>".
+struct DecodeFailure {
+  size_t index;
+  Status status;
+};
 
 class EventDecoder {
  public:
@@ -33,14 +47,21 @@ class EventDecoder {
   EventDecoder(const EventDecoder&) = delete;
   EventDecoder& operator=(const EventDecoder&) = delete;
 
-  // Starts a batch: the values decoded since the previous StartBatch are released.
-  void StartBatch();
+  // Decodes the values of one batch: (*fields)[i] are inputs[i]'s fields, or (for a value
+  // that does not fit, empty) it is listed in *failures, in order. Exactly what Decode gives
+  // for each value. First releases the values of the previous batch. The views of the fields
+  // point into the inputs' values, into their slots' values or into the decoder: they stay
+  // valid until the next DecodeBatch as long as those do. Values of a layout that is not
+  // simple are parsed as one simdjson document stream, which spares simdjson its
+  // per-document start-up; wherever a document does not line up exactly with one value, that
+  // value and the rest are decoded one by one, so a malformed value never affects another.
+  void DecodeBatch(std::span<const EventInput> inputs,
+                   std::vector<std::span<const FieldValue>>* fields,
+                   std::vector<DecodeFailure>* failures);
 
-  // Decodes `value` into *fields, the top-level fields in layout order. Their views point
-  // into `value`, into the slots' values or into the decoder: they stay valid until the next
-  // StartBatch as long as those do. `slots` (may be nullptr) are the value's slots as the
-  // record decoder read them. Returns Corruption with the dead-letter reason,
-  // "message does not decode into <type_name>: <what is wrong>", when the value does not fit.
+  // Decodes one value with the four decoders in turn; `slots` may be nullptr. Returns
+  // Corruption with the dead-letter reason when the value does not fit. The fields stay valid
+  // until the next DecodeBatch (as above).
   Status Decode(std::string_view value, const ValueSlots* slots,
                 std::span<const FieldValue>* fields);
 

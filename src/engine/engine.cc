@@ -104,8 +104,10 @@ struct ResolverSlot {
   std::unique_ptr<EventDecoder> event_decoder;
 
   // Reused per batch.
-  std::vector<uint64_t> hashes;                     // of the batch's keys, in the cache's hash
-  std::vector<std::span<const FieldValue>> fields;  // of the batch's keys' messages
+  std::vector<uint64_t> hashes;          // of the batch's keys, in the cache's hash
+  std::vector<EventInput> event_inputs;  // the batch's keys' messages, for the event decoder
+  std::vector<std::span<const FieldValue>> event_fields;  // what they decoded into
+  std::vector<DecodeFailure> event_failures;
   std::vector<Message> messages;
   std::vector<StateHandle> states;
   std::vector<BatchItem> items;  // what the engine keeps of each message
@@ -451,7 +453,7 @@ class Engine::Impl {
     for (size_t k = 0; k < keys.size(); ++k) {
       const KeyRef& ref = keys[k];
       Message message = MessageAt(ref);
-      if (r.event_decoder != nullptr) message.fields = r.fields[k];
+      if (r.event_decoder != nullptr) message.fields = r.event_fields[k];
       r.messages.push_back(message);
       if (spec.stateful) {
         Status status;  // set only on failure: no Status made and destroyed per message
@@ -517,27 +519,31 @@ class Engine::Impl {
     return Status::Ok();
   }
 
-  // Decodes the events of the batch's keys (from r.epoch_keys[first]) and drops the keys of
-  // those that do not decode, dead-lettered. The record's value slots spare a second scan.
+  // Decodes the events of the batch's keys (from r.epoch_keys[first]) into r.event_fields,
+  // and drops the keys of those that do not decode, dead-lettered. The records' value slots
+  // spare a second scan of the values.
   void DecodeEvents(ResolverSlot& r, size_t first) {
-    r.event_decoder->StartBatch();
-    r.fields.clear();
-    size_t kept = first;
+    r.event_inputs.clear();
     for (size_t k = first; k < r.epoch_keys.size(); ++k) {
-      const KeyRef ref = r.epoch_keys[k];
-      const EpochMessage& m = epoch_[ref.epoch_index];
-      const ValueSlots* slots =
-          m.value_slots >= 0 ? &value_slots_[static_cast<size_t>(m.value_slots)] : nullptr;
-      std::span<const FieldValue> fields;
-      Status status = r.event_decoder->Decode(Bytes(m.value_begin, m.value_size), slots, &fields);
-      if (!status.ok()) {
-        AddDeadLetter(r, ref.epoch_index, Bytes(ref.key_begin, ref.key_size), status.message());
+      const EpochMessage& m = epoch_[r.epoch_keys[k].epoch_index];
+      r.event_inputs.push_back(
+          {Bytes(m.value_begin, m.value_size),
+           m.value_slots >= 0 ? &value_slots_[static_cast<size_t>(m.value_slots)] : nullptr});
+    }
+    r.event_decoder->DecodeBatch(r.event_inputs, &r.event_fields, &r.event_failures);
+    if (r.event_failures.empty()) return;
+    size_t kept = 0, failure = 0;
+    for (size_t i = 0; i < r.event_fields.size(); ++i) {
+      const KeyRef ref = r.epoch_keys[first + i];
+      if (failure < r.event_failures.size() && r.event_failures[failure].index == i) {
+        AddDeadLetter(r, ref.epoch_index, Bytes(ref.key_begin, ref.key_size),
+                      r.event_failures[failure++].status.message());
         continue;
       }
-      r.epoch_keys[kept++] = ref;
-      r.fields.push_back(fields);
+      r.epoch_keys[first + kept] = ref;
+      r.event_fields[kept++] = r.event_fields[i];
     }
-    r.epoch_keys.resize(kept);
+    r.epoch_keys.resize(first + kept);
   }
 
   // Adds the feature values of a resolver call's output; `base` is the batch index of the
@@ -692,6 +698,9 @@ class Engine::Impl {
     std::string encoded;
     // Its own decoder: the batch's decoded messages must stay valid while this runs.
     std::unique_ptr<EventDecoder> decoder;
+    std::vector<EventInput> inputs;
+    std::vector<std::span<const FieldValue>> fields;
+    std::vector<DecodeFailure> failures;
     if (r.spec->event_layout != nullptr) {
       decoder = std::make_unique<EventDecoder>(*r.spec->event_layout);
     }
@@ -701,21 +710,32 @@ class Engine::Impl {
       STATEFOLD_RETURN_IF_ERROR(LoadCommitted(r, key, entry));
       replay.clear();
       replay_indexes.clear();
-      if (decoder != nullptr) decoder->StartBatch();
       for (const KeyRef& ref : r.epoch_keys) {
         if (ref.epoch_index >= limit) break;
         if (Bytes(ref.key_begin, ref.key_size) != key || r.dead.count(ref.epoch_index)) continue;
-        Message message = MessageAt(ref);
-        if (decoder != nullptr) {
-          // Decoded once already: this fails only if the decoders disagree.
-          Status status = decoder->Decode(message.value, nullptr, &message.fields);
-          if (!status.ok()) {
-            AddDeadLetter(r, ref.epoch_index, key, status.message());
+        replay.push_back(MessageAt(ref));
+        replay_indexes.push_back(ref.epoch_index);
+      }
+      if (decoder != nullptr) {
+        inputs.clear();
+        for (const Message& message : replay) inputs.push_back({message.value, nullptr});
+        decoder->DecodeBatch(inputs, &fields, &failures);
+        // They decoded before: a failure here would mean that the decoders disagree.
+        for (const DecodeFailure& failure : failures) {
+          AddDeadLetter(r, replay_indexes[failure.index], key, failure.status.message());
+        }
+        size_t kept = 0, failure = 0;
+        for (size_t j = 0; j < replay.size(); ++j) {
+          if (failure < failures.size() && failures[failure].index == j) {
+            ++failure;
             continue;
           }
+          replay[kept] = replay[j];
+          replay[kept].fields = fields[j];
+          replay_indexes[kept++] = replay_indexes[j];
         }
-        replay.push_back(message);
-        replay_indexes.push_back(ref.epoch_index);
+        replay.resize(kept);
+        replay_indexes.resize(kept);
       }
       bool restart = false;
       size_t step = validate ? 1 : replay.size();

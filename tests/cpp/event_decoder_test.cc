@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "decode/record_decoder.h"
@@ -72,6 +73,8 @@ struct Tree {
 STATEFOLD_STRUCT(Tree, value, children)
 
 // ---- The layouts of STATEFOLD_STRUCT types. ----
+
+static_assert(sizeof(FieldValue) == 24 && std::is_trivially_copyable_v<FieldValue>);
 
 static_assert(EventLayoutOf<Login>()->fields.size() == 10);
 static_assert(EventLayoutOf<Login>()->fields[3].min == INT32_MIN);
@@ -384,14 +387,15 @@ TEST(EventDecoderNestedTest, DecodesNestedObjectsArraysAndDoubles) {
       R"({"customer": {"id": "c\u00e9", "ratio": 0.25, "extra": [1]},
           "items": [{"name": "a", "weight": 1.5, "codes": [1, -2]}, {"name": "b", "weight": null, "codes": []}],
           "grid": [[1, 2], [], [3]], "tags": null, "referrer": {"id": "r", "ratio": -1e3},
-          "items": [{"name": "last", "codes": [7]}]})";
+          "items": [{"name": "ab\"", "codes": [7]}, {"name": "\\\"\\", "codes": []}]})";
   Status status = decoder.Decode(value, nullptr, &fields);
   ASSERT_TRUE(status.ok()) << status.ToString();
   Order order = EventOf<Order>(fields);
   EXPECT_EQ(order.customer, (WithDouble{"c\xc3\xa9", 0.25}));
   // A member given twice counts as the last one.
-  ASSERT_EQ(order.items.size(), 1u);
-  EXPECT_EQ(order.items[0], (Item{"last", std::nullopt, {7}}));
+  ASSERT_EQ(order.items.size(), 2u);
+  EXPECT_EQ(order.items[0], (Item{"ab\"", std::nullopt, {7}}));
+  EXPECT_EQ(order.items[1].name, "\\\"\\");
   EXPECT_EQ(order.grid, (std::vector<std::vector<int64_t>>{{1, 2}, {}, {3}}));
   EXPECT_FALSE(order.tags.has_value());
   EXPECT_EQ(order.referrer, (WithDouble{"r", -1000}));
@@ -408,29 +412,125 @@ TEST(EventDecoderNestedTest, DecodesNestedObjectsArraysAndDoubles) {
   EXPECT_EQ(tree.children[1].value, 4);
 }
 
-// The engine decodes a whole batch before the resolver runs: every value decoded since
-// StartBatch stays valid, including strings that simdjson unescaped into its own buffer.
+// The engine decodes a whole batch before the resolver runs: every value of a DecodeBatch
+// stays valid until the next, including strings that simdjson unescaped into its own buffer.
 TEST(EventDecoderBatchTest, ValuesOfABatchStayValidUntilTheNextBatch) {
   EventDecoder decoder(*EventLayoutOf<Order>());
-  decoder.StartBatch();
-  std::vector<std::span<const FieldValue>> batch;
   std::vector<std::string> values;
   for (int i = 0; i < 3000; ++i) {
     values.push_back(R"({"customer": {"id": "c\n)" + std::to_string(i) +
                      R"(", "ratio": 1}, "items": [{"name": "n)" + std::to_string(i) +
                      R"(", "codes": [)" + std::to_string(i % 100) + R"(]}], "grid": []})");
   }
-  for (const std::string& value : values) {
-    std::span<const FieldValue> fields;
-    ASSERT_TRUE(decoder.Decode(value, nullptr, &fields).ok()) << value;
-    batch.push_back(fields);
-  }
+  std::vector<EventInput> inputs;
+  for (const std::string& value : values) inputs.push_back({value, nullptr});
+  std::vector<std::span<const FieldValue>> fields;
+  std::vector<DecodeFailure> failures;
+  decoder.DecodeBatch(inputs, &fields, &failures);
+  ASSERT_EQ(fields.size(), values.size());
+  ASSERT_TRUE(failures.empty()) << failures[0].status.ToString();
   for (int i = 0; i < 3000; ++i) {
-    Order order = EventOf<Order>(batch[static_cast<size_t>(i)]);
+    Order order = EventOf<Order>(fields[static_cast<size_t>(i)]);
     EXPECT_EQ(order.customer.id, "c\n" + std::to_string(i));
     EXPECT_EQ(order.items.at(0).name, "n" + std::to_string(i));
     EXPECT_EQ(order.items.at(0).codes, (std::vector<int16_t>{static_cast<int16_t>(i % 100)}));
   }
+}
+
+// What a batch decoded into, value by value: the reason, or the event as its JSON-ish text.
+template <class T>
+std::string Describe(const T& event);
+template <>
+std::string Describe(const Order& order) {
+  std::string text = order.customer.id + "/" + std::to_string(order.customer.ratio) + "/";
+  for (const Item& item : order.items) {
+    text += item.name + ":" + (item.weight ? std::to_string(*item.weight) : "-") + ":";
+    for (int16_t code : item.codes) text += std::to_string(code) + ",";
+  }
+  text += order.tags ? std::to_string(order.tags->size()) : "-";
+  for (const auto& row : order.grid) text += "[" + std::to_string(row.size()) + "]";
+  return text + (order.referrer ? order.referrer->id : "-");
+}
+template <>
+std::string Describe(const Login& login) {
+  return std::string(login.user_id) + "/" + login.ip_address + "/" + std::to_string(login.count) +
+         "/" + std::to_string(login.small) + "/" + std::to_string(login.tiny) + "/" +
+         std::to_string(login.unsigned_big) + "/" + std::to_string(login.admin) + "/" +
+         (login.score ? std::to_string(*login.score) : "-") + "/" + login.note.value_or("-") + "/" +
+         (login.flag ? std::to_string(*login.flag) : "-");
+}
+
+template <class ToEvent>
+std::vector<std::string> Outcomes(const std::vector<std::span<const FieldValue>>& fields,
+                                  const std::vector<DecodeFailure>& failures, ToEvent to_event) {
+  std::vector<std::string> outcomes;
+  size_t failure = 0;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (failure < failures.size() && failures[failure].index == i) {
+      outcomes.push_back(failures[failure++].status.ToString());
+    } else {
+      outcomes.push_back(Describe(to_event(fields[i])));
+    }
+  }
+  return outcomes;
+}
+
+// The same, each value decoded by simdjson alone with a decoder of its own.
+template <class T>
+std::vector<std::string> Outcomes(const std::vector<EventInput>& inputs) {
+  std::vector<std::string> outcomes;
+  for (const EventInput& input : inputs) {
+    EventDecoder alone(*EventLayoutOf<T>());
+    std::span<const FieldValue> fields;
+    Status status = alone.DecodeWithSimdjson(input.value, &fields);
+    outcomes.push_back(status.ok() ? Describe(EventOf<T>(fields)) : status.ToString());
+  }
+  return outcomes;
+}
+
+// A batch of a layout that is not simple is parsed as one document stream: each value still
+// decodes exactly as it does on its own, whatever its neighbours are (unclosed objects, two
+// documents in one value, blanks), in batches of every size.
+TEST(EventDecoderBatchTest, AStreamedBatchDecodesEachValueAsItDecodesAlone) {
+  const std::vector<std::string> seeds = {
+      R"({"customer": {"id": "c", "ratio": 1.5}, "items": [{"name": "a", "codes": [1]}], "grid": [[1], []]})",
+      R"({"customer": {"id": "c\"", "ratio": -0}, "items": [], "grid": [], "tags": ["x"], "referrer": null})",
+      R"(  {"grid": [], "items": [{"name": "b", "weight": 2e3, "codes": []}], "customer": {"id": "", "ratio": 0}}  )",
+      R"({"customer": {"id": "c", "ratio": 1}, "items": [], "grid": [[40000]]})",
+  };
+  std::vector<std::string> values = seeds;
+  for (const std::string& v : JsonMutations(seeds, 6000, 21)) values.push_back(v);
+  values.insert(values.begin() + 100, {"", "{} {}", "{", "}", "[1]"});
+  EventDecoder decoder(*EventLayoutOf<Order>());
+  size_t parsed = 0;
+  std::vector<std::span<const FieldValue>> fields;
+  std::vector<DecodeFailure> failures;
+  for (size_t begin = 0, size = 1; begin < values.size(); begin += size, size = size % 37 + 1) {
+    const size_t end = std::min(values.size(), begin + size);
+    std::vector<EventInput> inputs;
+    for (size_t i = begin; i < end; ++i) inputs.push_back({values[i], nullptr});
+    decoder.DecodeBatch(inputs, &fields, &failures);
+    ASSERT_EQ(fields.size(), inputs.size());
+    ASSERT_EQ(Outcomes(fields, failures, EventOf<Order>), Outcomes<Order>(inputs)) << begin;
+    parsed += inputs.size() - failures.size();
+  }
+  EXPECT_GT(parsed, values.size() / 20);  // not vacuous
+}
+
+// Simple layouts decode a batch value by value, from the slots, shapes or the scan.
+TEST(EventDecoderBatchTest, ASimpleBatchDecodesEachValueAsDecodeDoes) {
+  std::vector<std::string> values = Values();
+  for (const std::string& v : JsonValueVariants({Values()[0], Values()[1]}, 3000, 5)) {
+    values.push_back(v);
+  }
+  EventDecoder decoder(*EventLayoutOf<Login>());
+  std::vector<EventInput> inputs;
+  for (const std::string& value : values) inputs.push_back({value, nullptr});
+  std::vector<std::span<const FieldValue>> fields;
+  std::vector<DecodeFailure> failures;
+  decoder.DecodeBatch(inputs, &fields, &failures);
+  EXPECT_EQ(Outcomes(fields, failures, EventOf<Login>), Outcomes<Login>(inputs));
+  EXPECT_GT(inputs.size() - failures.size(), values.size() / 20);
 }
 
 }  // namespace
