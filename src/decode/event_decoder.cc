@@ -34,11 +34,7 @@ bool IsNull(std::string_view token) { return token == "null"; }
 // The index of the field named `name`, or -1.
 int FindField(const EventLayout& layout, std::string_view name) {
   for (size_t i = 0; i < layout.fields.size(); ++i) {
-    const std::string_view field = layout.fields[i].name;
-    if (field.size() == name.size() &&
-        small_json::SameBytes(field.data(), name.data(), name.size())) {
-      return static_cast<int>(i);
-    }
+    if (ShortBytesEqual(layout.fields[i].name, name)) return static_cast<int>(i);
   }
   return -1;
 }
