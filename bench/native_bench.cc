@@ -23,6 +23,7 @@
 #include "../examples/login_native/login.h"
 #include "statefold/engine.h"
 #include "statefold/source.h"
+#include "util/string_hash.h"  // the bare loop's map; not part of the installed API
 
 namespace {
 

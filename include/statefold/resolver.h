@@ -11,21 +11,10 @@
 #include <string_view>
 #include <vector>
 
-#include "statefold/json_shape.h"
+#include "statefold/event_layout.h"
 #include "statefold/status.h"
 
 namespace statefold {
-
-// The scalar values of a message's value object as the record decoder found them with a
-// learned record shape (small_json::JsonShape), so that a parser of simple events can take
-// its fields from them instead of scanning the value again. The shape may be replaced while
-// the batch runs: it is the one the values belong to only while shape->id() == shape_id.
-struct ValueSlots {
-  uint64_t shape_id;
-  const small_json::JsonShape* shape;
-  const small_json::JsonShape::Member* value;  // the record's "value" member, an object
-  const std::string_view* values;              // of every slot of the shape
-};
 
 // One decoded message as a resolver sees it. Views stay valid for the duration of the call.
 struct Message {
@@ -37,9 +26,9 @@ struct Message {
   // Kafka record headers, encoded with ByteWriter (statefold/coding.h) as
   // repeated (str name, bool has_value, [str value]). Empty when there are none.
   std::string_view headers;
-  // Set for some messages of JSON Lines sources (nullptr otherwise); an optional shortcut
-  // for parsing `value`, which stays the authority.
-  const ValueSlots* value_slots = nullptr;
+  // For a resolver with an event layout (ResolverSpec::event_layout): the value's top-level
+  // fields in layout order, as the engine decoded them; empty otherwise.
+  std::span<const FieldValue> fields;
 };
 
 // An opaque live state object owned by a resolver (a PyObject* for Python resolvers).
@@ -128,6 +117,11 @@ struct ResolverSpec {
       key_path;  // message field (dotted) that keys the state; empty: message key
   bool stateful = false;
   std::string state_schema;  // the state's schema as JSON (see src/state/state_schema.h)
+  // The fields the resolver reads from each message's JSON value; nullptr: it gets the value
+  // as it is (Message::value). With a layout, the engine decodes each message before its
+  // state lookup, and one that does not fit becomes a dead letter that the resolver never
+  // sees. Not owned: it must outlive the resolver (a static table, in practice).
+  const EventLayout* event_layout = nullptr;
 };
 
 class Resolver {
@@ -137,8 +131,9 @@ class Resolver {
   virtual const ResolverSpec& spec() const = 0;
 
   // Runs the resolver over `messages` in order; states[i] is the live state of messages[i]
-  // (nullptr for stateless resolvers). Rejected messages are recorded and skipped. Stops
-  // right after the first message it failed on (ResolverOutput::Fail or Interrupt) and
+  // (nullptr for stateless resolvers); with an event layout, every message has its fields
+  // (those that did not decode never get here). Rejected messages are recorded and skipped.
+  // Stops right after the first message it failed on (ResolverOutput::Fail or Interrupt) and
   // returns how many messages it consumed, so the engine can roll that key back before the
   // rest of the batch runs.
   virtual size_t RunBatch(std::span<const Message> messages, std::span<const StateHandle> states,

@@ -1,6 +1,6 @@
-// Learning a JsonShape (see include/statefold/json_shape.h).
+// Learning a JsonShape (see decode/json_shape.h).
 
-#include "statefold/json_shape.h"
+#include "decode/json_shape.h"
 
 #include <atomic>
 

@@ -1,4 +1,4 @@
-// RecordDecoder: a strict scalar scan (statefold/small_json.h) for the common simple
+// RecordDecoder: a strict scalar scan (decode/small_json.h) for the common simple
 // records, and simdjson's On-Demand API for the rest: fields are read in place, and only the
 // parts of the record that statefold needs are parsed.
 
@@ -8,8 +8,8 @@
 
 #include <charconv>
 
-#include "statefold/json_shape.h"
-#include "statefold/small_json.h"
+#include "decode/json_shape.h"
+#include "decode/small_json.h"
 #include "util/civil_time.h"
 
 namespace statefold {

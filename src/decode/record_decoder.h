@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "statefold/json_shape.h"
+#include "decode/json_shape.h"
 #include "statefold/source.h"
 #include "statefold/status.h"
 

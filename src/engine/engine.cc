@@ -1,8 +1,8 @@
 // The engine loop (include/statefold/engine.h has the contract). It calls the steps of a
 // message's path, each a component in its own file:
 //
-//   Source::Poll -> RecordDecoder -> EpochLog -> the resolver's key -> LiveStateCache
-//     -> Resolver::RunBatch -> PendingFeatures, DeadLetters -> Checkpoint
+//   Source::Poll -> RecordDecoder -> EpochLog -> the resolver's key -> EventDecoder
+//     -> LiveStateCache -> Resolver::RunBatch -> PendingFeatures, DeadLetters -> Checkpoint
 //
 // What stays here is the order of those calls, the resolver calls themselves and the failure
 // replay: a failing call rolls back only its own key, by reloading the key's committed state
@@ -19,7 +19,9 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "decode/event_decoder.h"
 #include "decode/record_decoder.h"
+#include "decode/value_slots.h"
 #include "engine/checkpoint.h"
 #include "engine/dead_letters.h"
 #include "engine/epoch_log.h"
@@ -29,7 +31,7 @@
 #include "online/online_store.h"
 #include "state/run_status.h"
 #include "state/state_store.h"
-#include "statefold/prefetch.h"
+#include "statefold/internal/prefetch.h"
 #include "statefold/source.h"
 
 namespace statefold {
@@ -62,9 +64,14 @@ struct ResolverRun {
   std::unique_ptr<LiveStateCache> cache;  // stateless resolvers have one too, always empty
   std::vector<KeyRef> epoch_keys;         // its messages of the epoch, in order, with their keys
   std::unordered_set<uint32_t> dead;      // epoch indexes dead-lettered for this resolver
+  // With an event layout (ResolverSpec::event_layout): decodes each message before its lookup.
+  std::unique_ptr<EventDecoder> event_decoder;
 
   // Reused per batch.
-  std::vector<uint64_t> hashes;  // of the batch's keys
+  std::vector<uint64_t> hashes;          // of the batch's keys
+  std::vector<EventInput> event_inputs;  // the batch's keys' messages, for the event decoder
+  std::vector<std::span<const FieldValue>> event_fields;  // what they decoded into
+  std::vector<DecodeFailure> event_failures;
   std::vector<Message> messages;
   std::vector<StateHandle> states;
   std::vector<BatchItem> items;
@@ -94,6 +101,9 @@ class Engine::Impl {
     r.spec = &resolver->spec();
     r.index = static_cast<uint32_t>(resolvers_.size() - 1);
     r.cache = std::make_unique<LiveStateCache>(resolver, store_.get());
+    if (r.spec->event_layout != nullptr) {
+      r.event_decoder = std::make_unique<EventDecoder>(*r.spec->event_layout);
+    }
   }
 
   Status Run(RunStats* stats) {
@@ -238,6 +248,9 @@ class Engine::Impl {
       }
       r.epoch_keys.push_back(ref);
     }
+    // Events, once pass 1 can no longer move the epoch arena (their views point into it): a
+    // message that does not decode is a dead letter, and the resolver never sees it.
+    if (r.event_decoder != nullptr) DecodeEvents(r, batch_keys);
     // Pass 2: messages and live states.
     r.messages.clear();
     r.states.clear();
@@ -258,8 +271,7 @@ class Engine::Impl {
     for (size_t k = 0; k < keys.size(); ++k) {
       const KeyRef& ref = keys[k];
       Message message = epoch_.MessageAt(ref);
-      const int32_t slots = epoch_[ref.epoch_index].value_slots;
-      if (slots >= 0) message.value_slots = &value_slots_[static_cast<size_t>(slots)];
+      if (r.event_decoder != nullptr) message.fields = r.event_fields[k];
       r.messages.push_back(message);
       if (spec.stateful) {
         Status status;  // set only on failure: no Status made and destroyed per message
@@ -319,6 +331,33 @@ class Engine::Impl {
     return Status::Ok();
   }
 
+  // Decodes the events of the batch's keys (from r.epoch_keys[first]) into r.event_fields,
+  // and drops the keys of those that do not decode, dead-lettered. The records' value slots
+  // spare a second scan of the values.
+  void DecodeEvents(ResolverRun& r, size_t first) {
+    r.event_inputs.clear();
+    for (size_t k = first; k < r.epoch_keys.size(); ++k) {
+      const EpochMessage& m = epoch_[r.epoch_keys[k].epoch_index];
+      r.event_inputs.push_back(
+          {epoch_.Value(m),
+           m.value_slots >= 0 ? &value_slots_[static_cast<size_t>(m.value_slots)] : nullptr});
+    }
+    r.event_decoder->DecodeBatch(r.event_inputs, &r.event_fields, &r.event_failures);
+    if (r.event_failures.empty()) return;
+    size_t kept = 0, failure = 0;
+    for (size_t i = 0; i < r.event_fields.size(); ++i) {
+      const KeyRef ref = r.epoch_keys[first + i];
+      if (failure < r.event_failures.size() && r.event_failures[failure].index == i) {
+        AddDeadLetter(r, ref.epoch_index, epoch_.Key(ref),
+                      r.event_failures[failure++].status.message());
+        continue;
+      }
+      r.epoch_keys[first + kept] = ref;
+      r.event_fields[kept++] = r.event_fields[i];
+    }
+    r.epoch_keys.resize(first + kept);
+  }
+
   // Adds the feature values of a resolver call's output to the pending features; `base` is
   // the batch index of the call's first message, and values of message `failed` (a batch
   // index) are dropped.
@@ -361,6 +400,14 @@ class Engine::Impl {
     ResolverOutput replay_output;
     ResolverOutputReader output(&replay_output);
     std::string encoded;
+    // Its own event decoder: the batch's decoded messages must stay valid while this runs.
+    std::unique_ptr<EventDecoder> decoder;
+    std::vector<EventInput> inputs;
+    std::vector<std::span<const FieldValue>> fields;
+    std::vector<DecodeFailure> failures;
+    if (r.spec->event_layout != nullptr) {
+      decoder = std::make_unique<EventDecoder>(*r.spec->event_layout);
+    }
     for (;;) {
       STATEFOLD_RETURN_IF_ERROR(r.cache->Reload(node));
       replay.clear();
@@ -370,6 +417,27 @@ class Engine::Impl {
         if (epoch_.Key(ref) != key || r.dead.count(ref.epoch_index)) continue;
         replay.push_back(epoch_.MessageAt(ref));
         replay_indexes.push_back(ref.epoch_index);
+      }
+      if (decoder != nullptr) {
+        inputs.clear();
+        for (const Message& message : replay) inputs.push_back({message.value, nullptr});
+        decoder->DecodeBatch(inputs, &fields, &failures);
+        // They decoded before: a failure here would mean that the decoders disagree.
+        for (const DecodeFailure& failure : failures) {
+          AddDeadLetter(r, replay_indexes[failure.index], key, failure.status.message());
+        }
+        size_t kept = 0, failure = 0;
+        for (size_t j = 0; j < replay.size(); ++j) {
+          if (failure < failures.size() && failures[failure].index == j) {
+            ++failure;
+            continue;
+          }
+          replay[kept] = replay[j];
+          replay[kept].fields = fields[j];
+          replay_indexes[kept++] = replay_indexes[j];
+        }
+        replay.resize(kept);
+        replay_indexes.resize(kept);
       }
       bool restart = false;
       const size_t step = validate ? 1 : replay.size();
@@ -502,7 +570,8 @@ class Engine::Impl {
   int64_t run_started_ms_ = 0;
 
   EpochLog epoch_;
-  // The value slots of the batch being processed (see ValueSlots), and their values.
+  // The value slots of the batch being processed (see ValueSlots), and their values, for the
+  // resolvers' event decoders.
   std::vector<ValueSlots> value_slots_;
   std::vector<std::string_view> slot_values_;
   PendingFeatures pending_;

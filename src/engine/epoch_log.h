@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "decode/record_decoder.h"
-#include "engine/key_map.h"
 #include "statefold/resolver.h"
 #include "statefold/source.h"
+#include "util/bytes.h"
 
 namespace statefold {
 

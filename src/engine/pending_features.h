@@ -18,7 +18,7 @@
 #include "online/online_store.h"
 #include "state/state_store.h"
 #include "statefold/feature_value.h"
-#include "statefold/prefetch.h"
+#include "statefold/internal/prefetch.h"
 #include "statefold/status.h"
 
 namespace statefold {

@@ -1,8 +1,8 @@
-// Pins statefold/json_shape.h: what a shape learns from an example, that a text matches it
+// Pins decode/json_shape.h: what a shape learns from an example, that a text matches it
 // exactly when it is laid out the same with a valid value of each slot's kind, and how
 // ShapeCache keeps and learns shapes.
 
-#include "statefold/json_shape.h"
+#include "decode/json_shape.h"
 
 #include <gtest/gtest.h>
 

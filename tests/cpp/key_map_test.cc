@@ -75,22 +75,6 @@ TEST(KeyMapTest, KeysThatDifferInAnyByteAreDistinct) {
     ASSERT_NE(node, nullptr);
     EXPECT_EQ(node->value, static_cast<int>(i));
   }
-  EXPECT_TRUE(ShortBytesEqual("abcdefghij", "abcdefghij"));
-  EXPECT_FALSE(ShortBytesEqual("abcdefghij", "abcdefghi"));
-}
-
-TEST(KeyMapTest, ShortCopiesCopyExactlyTheirBytes) {
-  std::string from(200, '\0');
-  for (size_t i = 0; i < from.size(); ++i) from[i] = static_cast<char>('a' + i % 26);
-  for (size_t n = 0; n <= 130; ++n) {
-    for (size_t offset : {0, 1, 7}) {
-      std::string to(200, '#');
-      short_bytes::Copy(to.data() + offset, from.data() + 3, n);
-      EXPECT_EQ(to.substr(0, offset), std::string(offset, '#')) << n;
-      EXPECT_EQ(to.substr(offset, n), from.substr(3, n)) << n;
-      EXPECT_EQ(to.substr(offset + n), std::string(200 - offset - n, '#')) << n;
-    }
-  }
 }
 
 }  // namespace

@@ -1,188 +1,18 @@
-// Native resolvers (statefold/native.h): the schema and codec shared with Python, and the
-// semantic rules of docs/semantics.md for C++ resolvers on the engine.
+// Native resolvers (statefold/native.h) on the engine: the semantic rules of docs/semantics.md
+// for C++ resolvers, with events decoded by the engine from the event type's layout.
 
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <map>
 #include <optional>
-#include <set>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "engine_fixture.h"
-#include "state/state_schema.h"
 #include "statefold/native.h"
-#include "test_resolver.h"
 
 namespace statefold {
 namespace {
-
-struct Point {
-  double x = 0;
-  double y = 0;
-};
-STATEFOLD_STRUCT(Point, x, y)
-
-struct Everything {
-  bool flag = false;
-  int32_t small = 0;
-  int64_t big = 0;
-  double ratio = 0;
-  std::string text;
-  Bytes raw;
-  std::chrono::sys_time<std::chrono::microseconds> seen;
-  std::optional<std::string> maybe;
-  std::vector<int64_t> numbers;
-  std::set<std::string> tags;
-  std::map<std::string, std::vector<Point>> paths;
-  std::tuple<std::string, int64_t> pair;
-  Point origin;
-};
-STATEFOLD_STRUCT(Everything, flag, small, big, ratio, text, raw, seen, maybe, numbers, tags, paths,
-                 pair, origin)
-
-TEST(NativeCodecTest, SchemaIsThePythonSchemaOfTheSameType) {
-  // What statefold.schema.describe() writes for
-  //   class LoginState(BaseModel): unique_ips: Set[str] = set()
-  std::string schema;
-  codec::AppendSchema<testing::LoginState>(&schema);
-  EXPECT_EQ(
-      schema,
-      R"({"kind":"record","name":"LoginState","fields":[{"name":"unique_ips","type":{"kind":"set","items":{"kind":"str"}}}]})");
-  schema.clear();
-  codec::AppendSchema<Point>(&schema);
-  EXPECT_EQ(
-      schema,
-      R"({"kind":"record","name":"Point","fields":[{"name":"x","type":{"kind":"float"}},{"name":"y","type":{"kind":"float"}}]})");
-}
-
-TEST(NativeCodecTest, EveryKindRoundTripsAndPrintsAsJson) {
-  Everything value;
-  value.flag = true;
-  value.small = -7;
-  value.big = int64_t{1} << 50;
-  value.ratio = 0.25;
-  value.text = "h\xc3\xa9\"llo";
-  value.raw = Bytes(std::string("\x00\xff", 2));
-  value.seen =
-      std::chrono::sys_time<std::chrono::microseconds>(std::chrono::microseconds(1767225600123456));
-  value.maybe = "yes";
-  value.numbers = {3, -1, 2};
-  value.tags = {"b", "a"};
-  value.paths["home"] = {Point{1, 2}, Point{3.5, -4}};
-  value.pair = {"k", 9};
-  value.origin = Point{0.5, 0};
-
-  std::string bytes;
-  ByteWriter writer(&bytes);
-  codec::Encode(value, &writer);
-  Everything decoded;
-  ByteReader reader(bytes);
-  ASSERT_TRUE(codec::Decode(&reader, &decoded));
-  EXPECT_TRUE(reader.AtEnd());
-  EXPECT_EQ(decoded.text, value.text);
-  EXPECT_EQ(decoded.raw, value.raw);
-  EXPECT_EQ(decoded.seen, value.seen);
-  EXPECT_EQ(decoded.maybe, value.maybe);
-  EXPECT_EQ(decoded.numbers, value.numbers);
-  EXPECT_EQ(decoded.tags, value.tags);
-  EXPECT_EQ(decoded.paths["home"][1].x, 3.5);
-  EXPECT_EQ(decoded.pair, value.pair);
-  EXPECT_EQ(decoded.big, value.big);
-
-  // `statefold state get` reads the bytes through the schema alone, as for Python states.
-  std::string schema_json;
-  codec::AppendSchema<Everything>(&schema_json);
-  StateSchema schema;
-  ASSERT_TRUE(StateSchema::Parse(schema_json, &schema).ok());
-  std::string json;
-  Status status = schema.PayloadToJson(bytes, &json);
-  ASSERT_TRUE(status.ok()) << status.ToString();
-  EXPECT_EQ(
-      json,
-      "{\"flag\":true,\"small\":-7,\"big\":1125899906842624,\"ratio\":0.25,\"text\":"
-      "\"h\xc3\xa9\\\"llo\","
-      R"("raw":"AP8=","seen":"2026-01-01T00:00:00.123456+00:00","maybe":"yes",)"
-      R"("numbers":[3,-1,2],"tags":["a","b"],"paths":{"home":[{"x":1,"y":2},{"x":3.5,"y":-4}]},)"
-      R"("pair":["k",9],"origin":{"x":0.5,"y":0}})");
-}
-
-TEST(FlatSetTest, KeepsUniqueItemsInOrderAndLooksUpViews) {
-  FlatSet<std::string> set{"b", "a"};
-  EXPECT_TRUE(set.insert(std::string_view("c")).second);
-  EXPECT_FALSE(set.insert("a").second);
-  EXPECT_FALSE(set.emplace(std::string_view("b")).second);
-  EXPECT_EQ(std::vector<std::string>(set.begin(), set.end()),
-            (std::vector<std::string>{"a", "b", "c"}));
-  EXPECT_TRUE(set.contains(std::string_view("b")));
-  EXPECT_FALSE(set.contains("d"));
-  EXPECT_EQ(set.count("c"), 1u);
-  EXPECT_EQ(set.erase("b"), 1u);
-  EXPECT_EQ(set.erase("b"), 0u);
-  EXPECT_EQ(set.size(), 2u);
-  EXPECT_EQ(set.find("z"), set.end());
-}
-
-TEST(FlatSetTest, OrdersStringsAsStdStringDoes) {
-  std::vector<std::string> items = {
-      "",         "a",        "ab",        "b",    "10.0.0.1", "10.0.0.10",    "10.0.0.2",
-      "abcdefgh", "abcdefgi", "abcdefghi", "\xff", "\x01\xff", "abcdefgh\xff", "abcdefgh\x01"};
-  for (const std::string& a : items) {
-    for (const std::string& b : items) {
-      int expected = std::string_view(a).compare(b);
-      int got = CompareShortStrings(a, b);
-      EXPECT_EQ((expected > 0) - (expected < 0), got) << a << " vs " << b;
-    }
-  }
-  FlatSet<std::string> set(std::initializer_list<std::string>{});
-  for (const std::string& item : items) set.insert(item);
-  std::vector<std::string> sorted = items;
-  std::sort(sorted.begin(), sorted.end());
-  EXPECT_EQ(std::vector<std::string>(set.begin(), set.end()), sorted);
-}
-
-TEST(FlatSetTest, IsStoredAsASetWithTheBytesOfStdSet) {
-  // Same schema and bytes as std::set (and so as Python's set[str]): states move between them.
-  std::string flat_schema, set_schema;
-  codec::AppendSchema<FlatSet<std::string>>(&flat_schema);
-  codec::AppendSchema<std::set<std::string>>(&set_schema);
-  EXPECT_EQ(flat_schema, set_schema);
-  FlatSet<std::string> flat{"10.0.0.2", "10.0.0.1"};
-  std::string flat_bytes, set_bytes;
-  ByteWriter flat_writer(&flat_bytes), set_writer(&set_bytes);
-  codec::Encode(flat, &flat_writer);
-  codec::Encode(std::set<std::string>{"10.0.0.1", "10.0.0.2"}, &set_writer);
-  EXPECT_EQ(flat_bytes, set_bytes);
-  FlatSet<std::string> decoded;
-  ByteReader reader(set_bytes);
-  ASSERT_TRUE(codec::Decode(&reader, &decoded));
-  EXPECT_TRUE(reader.AtEnd());
-  EXPECT_EQ(decoded, flat);
-}
-
-TEST(NativeCodecTest, TruncatedOrForeignBytesDoNotDecode) {
-  Everything value;
-  value.numbers = {1, 2, 3};
-  std::string bytes;
-  ByteWriter writer(&bytes);
-  codec::Encode(value, &writer);
-  for (size_t cut = 0; cut < bytes.size(); ++cut) {
-    ByteReader reader(std::string_view(bytes).substr(0, cut));
-    Everything decoded;
-    EXPECT_FALSE(codec::Decode(&reader, &decoded) && reader.AtEnd()) << "cut at " << cut;
-  }
-  std::string point_bytes;
-  ByteWriter point_writer(&point_bytes);
-  codec::Encode(Point{1, 2}, &point_writer);
-  ByteReader reader(point_bytes);
-  Everything decoded;
-  EXPECT_FALSE(codec::Decode(&reader, &decoded));  // a record of another field count
-}
-
-// ---- Semantics on the engine. ----
 
 struct Visit {
   std::string page;
@@ -305,6 +135,42 @@ TEST_F(NativeResolverTest, EventsThatDoNotFitTheEventTypeAreDeadLettered) {
   EXPECT_NE(dead[3].find("does not decode into Visit: message value is not valid JSON"),
             std::string::npos)
       << dead[3];
+}
+
+// A state type that counts its copies: NativeResolver::NewState copies the initial state.
+struct CountedState {
+  CountedState() = default;
+  CountedState(const CountedState& other) : seen(other.seen) { ++copies; }
+  CountedState& operator=(const CountedState&) = default;
+  int64_t seen = 0;
+  static inline int copies = 0;
+};
+STATEFOLD_STRUCT(CountedState, seen)
+
+// The engine decodes each message before its state lookup: one that does not fit the event
+// type is a dead letter before the resolver or the key's state is touched.
+TEST_F(NativeResolverTest, AMessageThatDoesNotDecodeReachesNeitherTheResolverNorItsKeysState) {
+  Append({R"({"key": "u1", "value": {"ms": 5}})", R"({"key": "u2", "value": {"page": 7}})",
+          VisitLine("u3", "a"), R"({"key": "u3", "value": {"page": "b", "ms": 1.5}})"});
+  int calls = 0;
+  NativeRegistry registry;
+  registry.AddStream("counted", "logins", [&calls](const Visit&, State<CountedState>& state) {
+    ++calls;
+    ++state->seen;
+  });
+  CountedState::copies = 0;
+  RunStats stats = RunOnce(registry.resolvers());
+  EXPECT_EQ(stats.dead_letters, 3u);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(CountedState::copies, 1);  // u3's new state; none for u1 and u2
+  EXPECT_EQ(StateJson("counted", "u3"), R"({"seen":1})");
+  EXPECT_EQ(StateJson("counted", "u1"), "Not found: resolver counted has no state for key u1");
+  std::vector<std::string> dead = DeadLetters();
+  ASSERT_EQ(dead.size(), 3u);
+  EXPECT_NE(dead[0].find(R"("key":"u1")"), std::string::npos) << dead[0];
+  EXPECT_NE(dead[2].find("does not decode into Visit: field ms: expected an integer, got a number"),
+            std::string::npos)
+      << dead[2];
 }
 
 struct Nested {

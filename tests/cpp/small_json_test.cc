@@ -1,7 +1,7 @@
-// Pins the strict scanner of statefold/small_json.h: what it reads, and that it declines
+// Pins the strict scanner of decode/small_json.h: what it reads, and that it declines
 // everything that is not exactly the expected JSON.
 
-#include "statefold/small_json.h"
+#include "decode/small_json.h"
 
 #include <gtest/gtest.h>
 

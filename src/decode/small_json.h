@@ -13,11 +13,16 @@
 #include <cstring>
 #include <string_view>
 
+#include "util/bytes.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
 namespace statefold::small_json {
+
+using short_bytes::Load64;
+using short_bytes::SameBytes;
 
 inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -74,34 +79,6 @@ inline uint64_t EightDigits(uint64_t chunk) {
   chunk = ((chunk & 0x0F0F0F0F0F0F0F0F) * 2561) >> 8;
   chunk = ((chunk & 0x00FF00FF00FF00FF) * 6553601) >> 16;
   return ((chunk & 0x0000FFFF0000FFFF) * 42949672960001) >> 32;
-}
-
-// Unaligned loads of eight and four bytes.
-inline uint64_t Load64(const char* p) {
-  uint64_t chunk;
-  std::memcpy(&chunk, p, 8);
-  return chunk;
-}
-inline uint32_t Load32(const char* p) {
-  uint32_t chunk;
-  std::memcpy(&chunk, p, 4);
-  return chunk;
-}
-
-// Byte equality of short runs (member names, keys, ids) without a call to memcmp: eight
-// bytes at a time, the last eight overlapping, shorter runs in overlapping words.
-[[gnu::always_inline]] inline bool SameBytes(const char* a, const char* b, size_t n) {
-  if (n >= 8) {
-    for (; n > 8; a += 8, b += 8, n -= 8) {
-      if (Load64(a) != Load64(b)) return false;
-    }
-    return Load64(a + n - 8) == Load64(b + n - 8);
-  }
-  if (n >= 4) return Load32(a) == Load32(b) && Load32(a + n - 4) == Load32(b + n - 4);
-  for (; n > 0; --n) {
-    if (*a++ != *b++) return false;
-  }
-  return true;
 }
 
 // The first byte in [p, end) that is not a digit, eight at a time.

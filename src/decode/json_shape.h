@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "statefold/small_json.h"
+#include "decode/small_json.h"
 
 namespace statefold::small_json {
 

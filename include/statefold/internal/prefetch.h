@@ -1,3 +1,7 @@
+// NOT PART OF THE API: installed only because the header-only native resolver adapter
+// prefetches its states' buffers with it. It may change or go away in any release; do not
+// include it yourself.
+//
 // PrefetchLine: asks the CPU to bring the cache line at an address into cache, so that a
 // batch's independent cache misses overlap instead of coming one after another.
 //
