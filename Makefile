@@ -4,10 +4,15 @@
 PYTHON_VENV := .venv/bin/python
 BUILD := build
 BUILD_ASAN := build-asan
+BUILD_FUZZ := build-fuzz
+FUZZ_TARGETS := record_decoder_fuzz event_decoder_fuzz state_codec_fuzz http_parser_fuzz
+# Seconds per fuzz target: `make fuzz-ci` (part of `make test`) and `make fuzz`.
+FUZZ_CI_SECONDS ?= 45
+FUZZ_SECONDS ?= 600
 JOBS ?= $(shell nproc)
 
 .PHONY: deps build test test-cpp test-cpp-asan test-python test-install demo bench-programs bench \
-  bench-serve fmt fmt-check clean
+  bench-serve fmt fmt-check clean fuzz-build fuzz-ci fuzz
 
 deps:
 	bash scripts/install-deps
@@ -19,7 +24,7 @@ build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 	bash scripts/install-python-package $(BUILD)
 
-test: build test-cpp test-cpp-asan test-python test-install
+test: build test-cpp test-cpp-asan test-python test-install fuzz-ci
 
 test-cpp: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -38,6 +43,21 @@ test-python: build
 # run from there (tests/install): a full build of the engine in pip's own build tree.
 test-install: deps
 	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PYTHON_VENV) -m pytest -q tests/install
+
+# libFuzzer targets (fuzz/, clang with ASan and UBSan) in their own build tree; each runs from
+# its committed seed corpus (fuzz/corpus/<target>/) for FUZZ_CI_SECONDS (`make fuzz-ci`) or
+# FUZZ_SECONDS (`make fuzz`). New inputs go to build-fuzz/corpus/<target>/, crashes to
+# build-fuzz/crashes/ (see docs/operations.md, "Fuzzing").
+fuzz-build: deps
+	cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++ -DSTATEFOLD_FUZZ=ON -DSTATEFOLD_WERROR=ON
+	cmake --build $(BUILD_FUZZ) -j $(JOBS)
+
+fuzz-ci: fuzz-build
+	bash scripts/run-fuzzers $(BUILD_FUZZ) $(FUZZ_CI_SECONDS) $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	bash scripts/run-fuzzers $(BUILD_FUZZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 demo: build
 	bash examples/login/run_demo.sh

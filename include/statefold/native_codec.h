@@ -164,8 +164,14 @@ struct Traits<std::chrono::sys_time<Duration>> {
         !in->ReadInt(&micros)) {
       return false;
     }
-    // The stored value is the wall-clock time at `offset_seconds` east of UTC.
-    std::chrono::microseconds utc(micros - offset_seconds * 1000000);
+    // The stored value is the wall-clock time at `offset_seconds` east of UTC; one that
+    // does not fit in 64-bit microseconds is corruption, not an overflow.
+    int64_t offset_micros, utc_micros;
+    if (__builtin_mul_overflow(offset_seconds, int64_t{1000000}, &offset_micros) ||
+        __builtin_sub_overflow(micros, offset_micros, &utc_micros)) {
+      return false;
+    }
+    std::chrono::microseconds utc(utc_micros);
     *v = TimePoint(std::chrono::duration_cast<Duration>(utc));
     return true;
   }

@@ -147,9 +147,12 @@ void AppendIsoDatetime(int64_t micros, bool aware, int64_t offset_seconds, std::
     out->append(buffer, n);
   }
   if (aware) {
-    int64_t off = offset_seconds < 0 ? -offset_seconds : offset_seconds;
-    n = std::snprintf(buffer, sizeof buffer, "%c%02lld:%02lld", offset_seconds < 0 ? '-' : '+',
-                      static_cast<long long>(off / 3600), static_cast<long long>(off / 60 % 60));
+    // Unsigned: a damaged offset of INT64_MIN has no int64 magnitude.
+    const uint64_t off = offset_seconds < 0 ? 0 - static_cast<uint64_t>(offset_seconds)
+                                            : static_cast<uint64_t>(offset_seconds);
+    n = std::snprintf(buffer, sizeof buffer, "%c%02llu:%02llu", offset_seconds < 0 ? '-' : '+',
+                      static_cast<unsigned long long>(off / 3600),
+                      static_cast<unsigned long long>(off / 60 % 60));
     out->append(buffer, n);
   }
   out->push_back('"');

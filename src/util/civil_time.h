@@ -38,8 +38,10 @@ constexpr CivilDate CivilFromDays(int64_t days) {
 // Splits microseconds since the epoch into whole days and the microseconds of that day.
 constexpr void SplitMicros(int64_t micros, int64_t* days, int64_t* micros_of_day) {
   constexpr int64_t kMicrosPerDay = 86400LL * 1000000;
-  *days = micros >= 0 ? micros / kMicrosPerDay : -((-micros + kMicrosPerDay - 1) / kMicrosPerDay);
-  *micros_of_day = micros - *days * kMicrosPerDay;
+  // Floor division without negating `micros` (which overflows near INT64_MIN).
+  const int64_t rem = micros % kMicrosPerDay;
+  *days = micros / kMicrosPerDay - (rem < 0 ? 1 : 0);
+  *micros_of_day = rem < 0 ? rem + kMicrosPerDay : rem;
 }
 
 }  // namespace statefold

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -126,6 +127,43 @@ TEST(NativeCodecTest, TruncatedOrForeignBytesDoNotDecode) {
   ByteReader reader(point_bytes);
   Everything decoded;
   EXPECT_FALSE(codec::Decode(&reader, &decoded));  // a record of another field count
+}
+
+}  // namespace
+}  // namespace statefold
+
+namespace statefold {
+namespace {
+
+// fuzz/corpus/state_codec/13-overflow-*: a stored UTC offset whose microseconds do not fit in
+// 64 bits is corruption, not signed overflow.
+TEST(NativeCodecTest, ADatetimeWhoseOffsetOverflowsDoesNotDecode) {
+  std::string bytes;
+  ByteWriter writer(&bytes);
+  writer.WriteBool(true);
+  writer.WriteInt(int64_t{1} << 62);  // seconds east of UTC
+  writer.WriteInt(0);
+  ByteReader reader(bytes);
+  std::chrono::sys_time<std::chrono::microseconds> decoded;
+  EXPECT_FALSE(codec::Decode(&reader, &decoded));
+}
+
+// `statefold state get` of damaged datetimes: extreme microseconds and offsets print, without
+// signed overflow (SplitMicros, the offset's magnitude).
+TEST(NativeCodecTest, StateGetPrintsDamagedDatetimesWithoutOverflow) {
+  StateSchema schema;
+  ASSERT_TRUE(StateSchema::Parse(R"({"kind":"datetime"})", &schema).ok());
+  for (int64_t micros :
+       {std::numeric_limits<int64_t>::min(), int64_t{-1}, std::numeric_limits<int64_t>::max()}) {
+    std::string bytes;
+    ByteWriter writer(&bytes);
+    writer.WriteBool(true);
+    writer.WriteInt(std::numeric_limits<int64_t>::min());
+    writer.WriteInt(micros);
+    std::string json;
+    EXPECT_TRUE(schema.PayloadToJson(bytes, &json).ok()) << micros;
+    EXPECT_NE(json.find("-2562047788015215:30"), std::string::npos) << json;
+  }
 }
 
 }  // namespace
