@@ -66,7 +66,6 @@ TEST_F(RecordDecoderTest, InvalidJsonInsideSkippedMembersIsRefused) {
            R"({"key": "k", "value": {"ip": "1", "score": NaN}})",
            R"({"key": "k", "value": {"a": [1,,2]}})",
            R"({"key": "k", "value": {"a": tru}, "timestamp": 1})",
-           R"({"key": "k", "value": {"a": "é"}, "x": -Infinity})",
            R"({"key": "k", "value": {"a": )" + std::string(2000, '[') + std::string(2000, ']') +
                "}}",
        }) {
