@@ -47,6 +47,17 @@ struct EngineOptions {
   std::function<void(const FeatureValue&)> on_committed_feature;
 };
 
+// The largest batch_size: a batch's records and their decoded messages are held at once.
+inline constexpr size_t kMaxBatchSize = size_t{1} << 20;
+// The largest count or duration any option takes (so sums of them cannot wrap).
+inline constexpr int64_t kMaxOptionValue = INT64_MAX;
+
+// Checks every option's range: batch_size 1..kMaxBatchSize; checkpoint_every_messages and
+// max_message_bytes at least 1; checkpoint_every_ms (0: after every batch) and
+// state_cache_entries at least 0; none above kMaxOptionValue. Returns InvalidArgument naming
+// the option and its range otherwise. Engine::Open calls it first.
+Status ValidateEngineOptions(const EngineOptions& options);
+
 struct RunStats {
   uint64_t messages = 0;         // records read from the sources in this run
   uint64_t outputs = 0;          // resolver calls that returned features
@@ -63,7 +74,7 @@ class Engine {
  public:
   // Opens the state directory (taking its lock) and the online store, and sets *engine.
   // Fails with IOError when another process holds the directory, InvalidArgument for an
-  // online store URL that names no backend.
+  // option out of range (ValidateEngineOptions) or an online store URL that names no backend.
   static Status Open(const EngineOptions& options, std::unique_ptr<Engine>* engine);
   ~Engine();  // releases the live states through their resolvers and the directory's lock
 

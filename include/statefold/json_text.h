@@ -11,9 +11,18 @@ namespace statefold {
 // characters escaped, everything else verbatim.
 void AppendJsonString(std::string_view text, std::string* out);
 
-// Appends a double as JSON: the shortest text that reads back as the same double, always
-// with a '.', 'e' or 'n' so that it stays distinguishable from an int ("3.0", not "3");
-// null for NaN and infinities (JSON has neither).
-void AppendJsonDouble(double value, std::string* out);
+// Appends a finite double as JSON: the shortest text that reads back as the same double,
+// always with a '.' or 'e' so that it stays distinguishable from an int ("3.0", not "3"),
+// and returns true. NaN and infinities have no JSON number: appends nothing, returns false.
+[[nodiscard]] bool AppendJsonDouble(double value, std::string* out);
+
+// Why a feature value holding `value` (NaN or an infinity) is refused: the one reason text of
+// Python and native resolvers (docs/semantics.md, Outputs).
+std::string NonFiniteFeatureReason(double value);
+
+// The JSON text a non-finite double takes where a schema says it is a float (a state's JSON
+// view): "\"NaN\"", "\"Infinity\"" or "\"-Infinity\"", strings that Python's float() and
+// strtod read back. REQUIRES: !std::isfinite(value).
+std::string_view NonFiniteJsonString(double value);
 
 }  // namespace statefold

@@ -30,7 +30,8 @@ Status AppendJsonValue(PyObject* value, std::string* out) {
       out->append(buffer, std::to_chars(buffer, buffer + sizeof buffer, v).ptr - buffer);
     }
   } else if (PyFloat_Check(value)) {
-    AppendJsonDouble(PyFloat_AS_DOUBLE(value), out);
+    const double v = PyFloat_AS_DOUBLE(value);
+    if (!AppendJsonDouble(v, out)) return Status::InvalidArgument(NonFiniteFeatureReason(v));
   } else if (PyUnicode_Check(value)) {
     Py_ssize_t size;
     const char* utf8 = PyUnicode_AsUTF8AndSize(value, &size);

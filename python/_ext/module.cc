@@ -66,6 +66,10 @@ void BindOptions(nb::module_& m) {
       .def_rw("max_message_bytes", &EngineOptions::max_message_bytes)
       .def_rw("sync", &EngineOptions::sync)
       .def_rw("online_store", &EngineOptions::online_store);
+  m.def("validate_engine_options",
+        [](const EngineOptions& options) { Check(ValidateEngineOptions(options)); });
+  m.attr("MAX_BATCH_SIZE") = kMaxBatchSize;
+  m.attr("MAX_OPTION_VALUE") = kMaxOptionValue;
 
   nb::class_<RunStats>(m, "RunStats")
       .def_ro("messages", &RunStats::messages)

@@ -12,9 +12,11 @@ import time
 from typing import Any, Dict, List, Optional
 
 from .client import Client, is_embedded_url
-from .errors import DefinitionError, NotFoundError, StatefoldError
+from . import _ext
+from .errors import DefinitionError, InvalidArgumentError, NotFoundError, StatefoldError
+from .options import MAX_PORT, int_option
 from .runtime import DEFAULT_STATE_DIR, bind_sources, engine_options, load_all_definitions, run
-from .serving import DEFAULT_HOST, DEFAULT_PORT, server_url, start_server
+from .serving import DEFAULT_HOST, DEFAULT_PORT, MAX_SERVE_THREADS, server_url, start_server
 
 TOKEN_VARIABLE = "STATEFOLD_SERVE_TOKEN"
 
@@ -80,7 +82,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> Optional[str]:
-    return args.token or os.environ.get(TOKEN_VARIABLE) or None
+    """--token, else $STATEFOLD_SERVE_TOKEN, else None (no token); an empty one is refused,
+    never taken for "no token"."""
+    if args.token is not None:
+        return args.token
+    token = os.environ.get(TOKEN_VARIABLE)
+    if token == "":
+        raise InvalidArgumentError(f"{TOKEN_VARIABLE} is set but empty: set it to the token, "
+                                   "or unset it to serve without one")
+    return token
+
+
+def _token_text(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("is empty: give the token, or leave --token out to "
+                                         "serve without one")
+    return text
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -157,9 +174,9 @@ ONLINE_STORE_HELP = ("where feature values live: 'embedded' (the state directory
 def add_server_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default=DEFAULT_HOST,
                    help=f"address to listen on (default {DEFAULT_HOST}; 0.0.0.0 for every interface)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+    p.add_argument("--port", type=int_option(0, MAX_PORT), default=DEFAULT_PORT,
                    help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
-    p.add_argument("--token", default=None,
+    p.add_argument("--token", type=_token_text, default=None,
                    help=f"require Authorization: Bearer TOKEN on every route but /healthz "
                         f"(or set {TOKEN_VARIABLE})")
 
@@ -182,16 +199,20 @@ def parser() -> argparse.ArgumentParser:
                    help="bind a named source to a file (repeatable)")
     r.add_argument("--stop-at-end", action="store_true",
                    help="Kafka: exit once every assigned partition is caught up")
-    r.add_argument("--batch-size", type=int, default=1024)
-    r.add_argument("--checkpoint-messages", type=int, default=2000000,
-                   help="checkpoint at least every N messages")
-    r.add_argument("--checkpoint-ms", type=int, default=5000, help="checkpoint at least every T ms")
+    r.add_argument("--batch-size", type=int_option(1, _ext.MAX_BATCH_SIZE), default=1024,
+                   help=f"records polled from a source at a time (1 to {_ext.MAX_BATCH_SIZE:,}; "
+                        "default 1024)")
+    r.add_argument("--checkpoint-messages", type=int_option(1), default=2000000,
+                   help="checkpoint at least every N messages (N >= 1)")
+    r.add_argument("--checkpoint-ms", type=int_option(0), default=5000,
+                   help="checkpoint at least every T ms (0: after every batch)")
     r.add_argument("--sync", action="store_true", help="fsync each checkpoint (power-loss safety)")
     r.add_argument("--online-store", metavar="URL", help=ONLINE_STORE_HELP)
     r.add_argument("--serve", action="store_true",
                    help="also serve the features over HTTP while the run goes (see `statefold serve`)")
     add_server_arguments(r)
-    r.add_argument("--serve-threads", type=int, default=2, help="HTTP event-loop threads (default 2)")
+    r.add_argument("--serve-threads", type=int_option(1, MAX_SERVE_THREADS), default=2,
+                   help=f"HTTP event-loop threads (1 to {MAX_SERVE_THREADS}; default 2)")
     r.set_defaults(func=cmd_run)
 
     sv = sub.add_parser("serve", help="serve features over HTTP (GET /v1/features/NS/ID, POST /v1/query, "
@@ -201,7 +222,8 @@ def parser() -> argparse.ArgumentParser:
                          f"(default {DEFAULT_STATE_DIR})")
     sv.add_argument("--online-store", default=None, metavar="URL", help=ONLINE_STORE_HELP)
     add_server_arguments(sv)
-    sv.add_argument("--threads", type=int, default=2, help="event-loop threads (default 2)")
+    sv.add_argument("--threads", type=int_option(1, MAX_SERVE_THREADS), default=2,
+                    help=f"event-loop threads (1 to {MAX_SERVE_THREADS}; default 2)")
     sv.set_defaults(func=cmd_serve)
 
     g = with_state_dir(sub.add_parser("get", help="print the online features of one entity"))
@@ -218,7 +240,7 @@ def parser() -> argparse.ArgumentParser:
     sg.add_argument("key")
     sl = with_state_dir(ssub.add_parser("list", help="list the keys that have state"))
     sl.add_argument("resolver")
-    sl.add_argument("--limit", type=int, default=1000)
+    sl.add_argument("--limit", type=int_option(0), default=1000, help="at most N keys (default 1000)")
     sr = with_state_dir(ssub.add_parser("reset", help="delete all state of a resolver"))
     sr.add_argument("resolver")
     s.set_defaults(func=cmd_state)
@@ -228,7 +250,8 @@ def parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_status)
 
     d = with_state_dir(sub.add_parser("dead-letters", help="print dead-letter records as JSON Lines"))
-    d.add_argument("--limit", type=int, default=1000)
+    d.add_argument("--limit", type=int_option(0), default=1000,
+                   help="at most N records (default 1000)")
     d.set_defaults(func=cmd_dead_letters)
     return p
 

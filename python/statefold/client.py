@@ -8,7 +8,8 @@ import urllib.parse
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _ext
-from .errors import NotFoundError, StatefoldError
+from .errors import InvalidArgumentError, NotFoundError, StatefoldError
+from .options import check_int
 from .runtime import DEFAULT_STATE_DIR
 
 
@@ -120,6 +121,11 @@ class Client:
     def __init__(self, state_dir: Optional[str] = DEFAULT_STATE_DIR, follow: bool = True,
                  online_store: Optional[str] = None, *, url: Optional[str] = None,
                  token: Optional[str] = None, timeout: float = 10.0):
+        if token == "":
+            raise InvalidArgumentError("token is empty: pass the server's token, or None for "
+                                       "a server without one")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise InvalidArgumentError(f"timeout must be a number of seconds above 0, got {timeout!r}")
         if url is None and isinstance(state_dir, str) and state_dir.startswith(("http://", "https://")):
             url = state_dir
         self.url = url
@@ -220,6 +226,8 @@ class Client:
         return resolver.decode_state(self._reader().state_payload(resolver.name, key))
 
     def state_keys(self, resolver: Any, limit: int = 1000) -> List[str]:
+        """Up to `limit` (0 or more) keys with state, in key order."""
+        limit = check_int("limit", limit, 0)
         return self._reader().state_keys(getattr(resolver, "name", resolver), limit)
 
     def reset_state(self, resolver: Any) -> None:
@@ -228,6 +236,8 @@ class Client:
         _ext.state_reset(self.state_dir, getattr(resolver, "name", resolver))
 
     def dead_letters(self, limit: int = 1000) -> List[Dict[str, Any]]:
+        """Up to `limit` (0 or more) dead letters, in the order they were recorded."""
+        limit = check_int("limit", limit, 0)
         return [json.loads(r) for r in self._reader().dead_letters(limit)]
 
     def run_status(self) -> Any:

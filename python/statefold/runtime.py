@@ -3,10 +3,12 @@
 import importlib.util
 import os
 import sys
+import traceback
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import _ext
-from .errors import DefinitionError
+from .options import engine_options as _checked_engine_options
+from .errors import DefinitionError, StatefoldError
 from .native import load_native_module
 from .config import env_prefix, kafka_source_description
 from .sources import FileSource, KafkaSource
@@ -32,12 +34,43 @@ def load_definitions(path: str) -> List[Any]:
         raise DefinitionError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except StatefoldError:
+        sys.modules.pop(module_name, None)
+        raise  # a DefinitionError names the resolver, its file and line already
+    except Exception as e:
+        sys.modules.pop(module_name, None)
+        raise DefinitionError(_import_failure(path, e)) from None
     resolvers = [v for v in vars(module).values() if isinstance(v, StreamResolver)]
     if not resolvers:
         raise DefinitionError(f"{path} defines no @stream resolvers")
     check_unique_names(resolvers)
     return resolvers
+
+
+def _import_failure(path: str, error: Exception) -> str:
+    """Where and why importing the definitions file failed: the user's file and line, the
+    error, and the line's text."""
+    if isinstance(error, SyntaxError) and error.filename:
+        where = f"{error.filename}:{error.lineno}"
+        text = (error.text or "").rstrip("\n")
+        detail = f"\n    {text.strip()}" if text.strip() else ""
+        return f"{where}: {type(error).__name__}: {error.msg}{detail}"
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if not f.filename.startswith("<frozen ") and
+              not os.path.abspath(f.filename).startswith(_PACKAGE_DIR)]
+    # The definitions file's own line where it has one, else the innermost user frame (a
+    # module it imports).
+    own = [f for f in frames if os.path.abspath(f.filename) == path]
+    frame = (own or frames or [None])[-1]
+    where = f"{frame.filename}:{frame.lineno}" if frame else path
+    detail = f"\n    {frame.line}" if frame is not None and frame.line else ""
+    importing = "" if frame is not None and frame.filename == path else f" (importing {path})"
+    return f"{where}: {type(error).__name__}: {error}{importing}{detail}"
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def load_all_definitions(paths: Sequence[str]) -> List[Any]:
@@ -62,11 +95,9 @@ def engine_options(**settings: Any) -> Any:
     """An _ext.EngineOptions (include/statefold/engine.h) with `settings` set: state_dir,
     batch_size, checkpoint_every_messages, checkpoint_every_ms, state_cache_entries,
     max_message_bytes, sync, online_store ("embedded" or a redis:// URL). A name that is not
-    an option raises AttributeError naming it, and a value of the wrong type TypeError."""
-    options = _ext.EngineOptions()
-    for name, value in settings.items():
-        setattr(options, name, value)
-    return options
+    an option raises TypeError naming the closest one, and a value of the wrong type or out of
+    range (statefold.options.ENGINE_INT_OPTIONS) InvalidArgumentError."""
+    return _checked_engine_options("engine_options()", settings)
 
 
 def file_source(name: str, path: str) -> Any:

@@ -51,6 +51,16 @@ def record_fields(cls: type) -> List[Tuple[str, Any]]:
     return [(f.name, hints[f.name]) for f in dataclasses.fields(cls)]
 
 
+def _allows_extra(cls: type, flavor: str) -> bool:
+    """Whether a pydantic model keeps undeclared fields (extra="allow")."""
+    if flavor == "pydantic2":
+        return getattr(cls, "model_config", {}).get("extra") == "allow"
+    if flavor == "pydantic1":
+        extra = getattr(getattr(cls, "__config__", None), "extra", None)
+        return getattr(extra, "value", extra) == "allow"
+    return False
+
+
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
@@ -85,7 +95,9 @@ def _describe(tp: Any, path: str, active: set) -> Tuple[tuple, Dict[str, Any]]:
         kind = collections[origin]
         return (kind, d), {"kind": kind, "items": s}
     if tp in collections or tp in (tuple, dict):
-        raise SchemaError(path, f"{tp.__name__} needs item types, e.g. {tp.__name__}[str]")
+        example = {dict: "dict[str, int]", tuple: "tuple[str, ...] or tuple[str, int]"}.get(
+            tp, f"{tp.__name__}[str]")
+        raise SchemaError(path, f"{tp.__name__} needs item types, e.g. {example}")
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             d, s = _describe(args[0], path + "[]", active)
@@ -114,6 +126,11 @@ def _describe(tp: Any, path: str, active: set) -> Tuple[tuple, Dict[str, Any]]:
     if flavor is not None:
         if tp in active:
             raise SchemaError(path, f"{tp.__name__} contains itself; recursive state types are not supported")
+        if _allows_extra(tp, flavor):
+            raise SchemaError(path, f"{tp.__name__} allows extra fields (extra=\"allow\"), which "
+                              "have no declared type, so its state could not be stored and read "
+                              "back; declare each field, and drop extra=\"allow\" (the default "
+                              "\"ignore\" and \"forbid\" work)")
         active.add(tp)
         try:
             fields = record_fields(tp)

@@ -7,9 +7,12 @@ The server runs on its own threads and never takes the GIL; `statefold serve` an
 from typing import Any, Optional
 
 from . import _ext
+from .errors import InvalidArgumentError
+from .options import MAX_PORT, check_int
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+MAX_SERVE_THREADS = 256
 
 
 def start_server(
@@ -26,8 +29,15 @@ def start_server(
     `state_dir` holds the embedded online store and the engine's metrics; `online_store` names
     another store ("redis://..."). Port 0 picks a free port. With `wait_for_state_dir`, a state
     directory that does not exist yet is opened once the engine creates it (feature reads answer
-    503 until then); otherwise a missing one raises NotFoundError.
+    503 until then); otherwise a missing one raises NotFoundError. `token` None serves without
+    a token; an empty one, a port outside 0..65535 or threads outside 1..256 raise
+    InvalidArgumentError.
     """
+    if token == "":
+        raise InvalidArgumentError("the token is empty, so the server would answer without "
+                                   "one: give a token, or None to serve without a token")
+    port = check_int("port", port, 0, MAX_PORT)
+    threads = check_int("threads", threads, 1, MAX_SERVE_THREADS)
     options = _ext.FeatureServiceOptions()
     options.state_dir = state_dir or ""
     options.online_store_url = online_store or ""

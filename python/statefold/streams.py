@@ -131,6 +131,12 @@ def _define(fn: Callable[..., Any], source: Any, keys: Any, parse: Any, name: Op
     def fail(message: str) -> DefinitionError:
         return DefinitionError(f"resolver {resolver_name} ({location}): {message}")
 
+    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        raise fail("is an async def; a resolver is a plain def: statefold calls it once per "
+                   "message and uses what it returns, it never awaits it")
+    if inspect.isgeneratorfunction(fn):
+        raise fail("is a generator (it yields); a resolver is a plain def that returns its "
+                   "features (or None) once per message")
     if source is None:
         source = FileSource()
     if not isinstance(source, (KafkaSource, FileSource)):
@@ -153,6 +159,12 @@ def _define(fn: Callable[..., Any], source: Any, keys: Any, parse: Any, name: Op
     if len(state_params) > 1:
         names = ", ".join(p.name for _, p, _ in state_params)
         raise fail(f"has more than one State parameter ({names}); a resolver has one state per key")
+    if len(event_params) == 2 and not state_params:
+        position, parameter = _unmarked_state(event_params)
+        if parameter is not None:
+            name = getattr(parameter.annotation, "__name__", repr(parameter.annotation))
+            raise fail(f"parameter {parameter.name} is annotated {name}; for the per-key state "
+                       f"write {parameter.name}: State[{name}] (from statefold import State)")
     if len(event_params) != 1:
         raise fail("must take exactly one event parameter (and optionally one State[...] parameter)")
     event_position, event_parameter = event_params[0]
@@ -185,6 +197,17 @@ def _define(fn: Callable[..., Any], source: Any, keys: Any, parse: Any, name: Op
         event_parser=event_parser, event_as_text=event_as_text, location=location,
         parse_given=parse is not None,
     )
+
+
+def _unmarked_state(params: List[Tuple[int, inspect.Parameter]]) -> Tuple[int, Any]:
+    """Of a resolver's two unmarked parameters, the one meant as its state (`state:
+    LoginState` for `state: State[LoginState]`): the one named like a state, else the second,
+    when its annotation is a record type."""
+    named = [p for p in params if "state" in p[1].name.lower()]
+    position, parameter = named[0] if len(named) == 1 else params[1]
+    if record_flavor(parameter.annotation) is None:
+        return position, None
+    return position, parameter
 
 
 def _initial_state(parameter: inspect.Parameter, state_class: Any, fail: Callable[[str], Exception]) -> Tuple[Any, str, bytes]:

@@ -18,16 +18,18 @@ import tempfile
 from typing import Any, Dict, Iterable, List, Optional, Union
 
 from .client import Client
-from .runtime import check_unique_names, engine_options, file_source, run
+from .options import engine_options as checked_engine_options
+from .runtime import check_unique_names, file_source, run
 from .streams import StreamResolver
 
 
 class StreamTester:
     def __init__(self, *resolvers: StreamResolver, state_dir: Optional[str] = None, **options: Any):
         """`options` are engine options (batch_size=..., see runtime.engine_options); a name
-        that is not one raises AttributeError here, before anything runs."""
+        that is not one raises TypeError naming the closest, and a value out of range
+        InvalidArgumentError, here, before anything runs."""
         check_unique_names(resolvers)
-        self.options = engine_options(**options)
+        self.options = checked_engine_options("StreamTester()", options)
         self.resolvers = list(resolvers)
         self._temporary = state_dir is None
         self.directory = tempfile.mkdtemp(prefix="statefold-test-") if state_dir is None else state_dir

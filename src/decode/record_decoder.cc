@@ -8,6 +8,7 @@
 
 #include <charconv>
 
+#include "decode/json_nesting.h"
 #include "decode/json_shape.h"
 #include "decode/small_json.h"
 #include "util/civil_time.h"
@@ -391,6 +392,15 @@ Status RecordDecoder::DecodeWithSimdjson(std::string_view bytes, DecodedRecord* 
     return InvalidJson(error);
   }
   STATEFOLD_RETURN_IF_ERROR(DecodeObject(doc, record, &impl_->key_text, &impl_->value_text));
+  // The fast paths (DecodeSimple, learned shapes) take no value deeper than their scanner's
+  // limit, which is below kMaxValueNesting: the limit needs checking on this path only.
+  static_assert(small_json::Scanner::kMaxDepth <= kMaxValueNesting);
+  if (record->value_is_object) {
+    if (size_t at = FindNestingBeyond(record->value, kMaxValueNesting);
+        at != std::string_view::npos) {
+      return Status::Corruption(NestingReason(at));
+    }
+  }
   // On-Demand stops after the root object: anything still there is a second document.
   const char* trailing = nullptr;
   if (doc.current_location().get(trailing) == simdjson::SUCCESS) {
@@ -430,6 +440,14 @@ Status RecordDecoder::DecodeNative(const RawRecord& raw, DecodedRecord* record) 
   record->has_key = raw.has_key;
   record->key = raw.key;
   record->value = raw.value;
+  // A JSON value (it opens with '{' or '['; other payloads are not JSON) takes the nesting
+  // limit of enveloped records.
+  const size_t first = raw.value.find_first_not_of(" \t\r\n");
+  if (first != std::string_view::npos && (raw.value[first] == '{' || raw.value[first] == '[')) {
+    if (size_t at = FindNestingBeyond(raw.value, kMaxValueNesting); at != std::string_view::npos) {
+      return Status::Corruption(NestingReason(at));
+    }
+  }
   record->has_timestamp = raw.has_timestamp;
   record->timestamp_ms = raw.timestamp_ms;
   record->headers = raw.headers;

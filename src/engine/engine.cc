@@ -580,7 +580,28 @@ class Engine::Impl {
   std::string key_scratch_;
 };
 
+Status ValidateEngineOptions(const EngineOptions& options) {
+  auto check = [](const char* name, uint64_t value, uint64_t minimum, uint64_t maximum) {
+    if (value >= minimum && value <= maximum) return Status::Ok();
+    return Status::InvalidArgument(std::string(name) + " must be an integer from " +
+                                   std::to_string(minimum) + " to " + std::to_string(maximum) +
+                                   ", got " + std::to_string(value));
+  };
+  constexpr uint64_t kMax = kMaxOptionValue;
+  STATEFOLD_RETURN_IF_ERROR(check("batch_size", options.batch_size, 1, kMaxBatchSize));
+  STATEFOLD_RETURN_IF_ERROR(
+      check("checkpoint_every_messages", options.checkpoint_every_messages, 1, kMax));
+  if (options.checkpoint_every_ms < 0) {
+    return Status::InvalidArgument("checkpoint_every_ms must be an integer from 0 to " +
+                                   std::to_string(kMax) + ", got " +
+                                   std::to_string(options.checkpoint_every_ms));
+  }
+  STATEFOLD_RETURN_IF_ERROR(check("state_cache_entries", options.state_cache_entries, 0, kMax));
+  return check("max_message_bytes", options.max_message_bytes, 1, kMax);
+}
+
 Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* engine) {
+  STATEFOLD_RETURN_IF_ERROR(ValidateEngineOptions(options));
   auto impl = std::make_unique<Impl>(options);
   STATEFOLD_RETURN_IF_ERROR(impl->Open());
   engine->reset(new Engine(std::move(impl)));

@@ -78,6 +78,7 @@ Status StateInspector::StateJson(std::string_view resolver, std::string_view key
 Status StateInspector::ListKeys(std::string_view resolver, size_t limit,
                                 std::vector<std::string>* keys) {
   keys->clear();
+  if (limit == 0) return Status::Ok();  // the scan's callback sees one record before it stops
   return store_->ScanStates(resolver, [&](std::string_view key, std::string_view) {
     keys->emplace_back(key);
     return keys->size() < limit;
@@ -99,6 +100,7 @@ Status StateInspector::ReadRunStatus(RunStatus* status) {
 
 Status StateInspector::DeadLetters(size_t limit, std::vector<std::string>* records) {
   records->clear();
+  if (limit == 0) return Status::Ok();
   return store_->ScanDeadLetters([&](uint64_t, std::string_view record) {
     records->emplace_back(record);
     return records->size() < limit;

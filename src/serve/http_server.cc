@@ -548,6 +548,12 @@ HttpServer::~HttpServer() { Stop(); }
 Status HttpServer::Start() {
   if (listen_fd_ >= 0) return Status::InvalidArgument("the server is already started");
   if (options_.threads < 1) return Status::InvalidArgument("threads must be at least 1");
+  if (options_.port < 0 || options_.port > 65535) {
+    return Status::InvalidArgument(
+        "port must be an integer from 0 to 65535 (0 picks a free one), "
+        "got " +
+        std::to_string(options_.port));
+  }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

@@ -65,7 +65,8 @@ class HttpServer {
   ~HttpServer();  // Stop()
 
   // Binds and listens, makes one handler per thread (on the calling thread), then starts the
-  // loops. Fails with InvalidArgument for a bad host or IOError when the port is taken.
+  // loops. Fails with InvalidArgument for a bad host, a port outside 0..65535 or
+  // threads below 1, IOError when the port is taken.
   Status Start();
   // Stops accepting, flushes what each connection has ready, closes every connection and
   // joins the threads. Idempotent; may be called from any thread but a loop's.

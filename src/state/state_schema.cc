@@ -181,8 +181,8 @@ Status NodeToJson(const SchemaNode& node, ByteReader* in, std::string* out) {
     case SchemaKind::kFloat: {
       double v;
       if (!in->ReadFloat(&v)) return Truncated(node);
-      if (!std::isfinite(v)) {
-        out->append("null");
+      if (!std::isfinite(v)) {  // "NaN", "Infinity", "-Infinity": the schema says float
+        out->append(NonFiniteJsonString(v));
         return Status::Ok();
       }
       char buffer[32];

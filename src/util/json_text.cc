@@ -53,17 +53,28 @@ void AppendJsonString(std::string_view text, std::string* out) {
   out->push_back('"');
 }
 
-void AppendJsonDouble(double value, std::string* out) {
-  if (!std::isfinite(value)) {
-    out->append("null");
-    return;
-  }
+bool AppendJsonDouble(double value, std::string* out) {
+  if (!std::isfinite(value)) return false;
   char buffer[32];
   char* end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
   out->append(buffer, static_cast<size_t>(end - buffer));
-  if (std::string_view(buffer, end - buffer).find_first_of(".en") == std::string_view::npos) {
+  if (std::string_view(buffer, end - buffer).find_first_of(".e") == std::string_view::npos) {
     out->append(".0");
   }
+  return true;
+}
+
+std::string_view NonFiniteJsonString(double value) {
+  if (std::isnan(value)) return "\"NaN\"";
+  return value > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+}
+
+std::string NonFiniteFeatureReason(double value) {
+  std::string_view name = NonFiniteJsonString(value);
+  name = name.substr(1, name.size() - 2);
+  return std::string(name) +
+         " has no JSON form, so no feature can hold it: return a finite number, or no value "
+         "for a missing one";
 }
 
 }  // namespace statefold

@@ -63,6 +63,40 @@ TEST_F(EngineTest, AShorterInputThanAlreadyReadIsAnError) {
   EXPECT_NE(status.message().find("another --state-dir"), std::string::npos);
 }
 
+TEST(EngineOptionsTest, EveryOptionOutOfRangeIsRefusedBeforeTheDirectoryIsTouched) {
+  EXPECT_TRUE(ValidateEngineOptions(EngineOptions()).ok());
+  struct Case {
+    void (*set)(EngineOptions*);
+    const char* message;
+  };
+  const Case cases[] = {
+      {[](EngineOptions* o) { o->batch_size = 0; },
+       "batch_size must be an integer from 1 to 1048576, got 0"},
+      {[](EngineOptions* o) { o->batch_size = kMaxBatchSize + 1; },
+       "batch_size must be an integer from 1 to 1048576, got 1048577"},
+      {[](EngineOptions* o) { o->checkpoint_every_messages = 0; },
+       "checkpoint_every_messages must be an integer from 1 to 9223372036854775807, got 0"},
+      {[](EngineOptions* o) { o->checkpoint_every_messages = SIZE_MAX; },
+       "checkpoint_every_messages must be an integer from 1 to 9223372036854775807, got "
+       "18446744073709551615"},
+      {[](EngineOptions* o) { o->checkpoint_every_ms = -1; },
+       "checkpoint_every_ms must be an integer from 0 to 9223372036854775807, got -1"},
+      {[](EngineOptions* o) { o->max_message_bytes = 0; },
+       "max_message_bytes must be an integer from 1 to 9223372036854775807, got 0"},
+  };
+  for (const Case& c : cases) {
+    EngineOptions options;
+    options.state_dir =
+        (std::filesystem::temp_directory_path() / "statefold-never-created").string();
+    c.set(&options);
+    std::unique_ptr<Engine> engine;
+    Status status = Engine::Open(options, &engine);
+    EXPECT_TRUE(status.IsInvalidArgument()) << status.ToString();
+    EXPECT_EQ(status.message(), c.message);
+    EXPECT_FALSE(std::filesystem::exists(options.state_dir));
+  }
+}
+
 TEST_F(EngineTest, FailingResolverLeavesNoTraceInState) {
   // u1's "fail" inserts into the set and then fails: the insert must be rolled back, while
   // u1's earlier and later messages of the same batch and epoch still apply.

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -247,6 +248,47 @@ TEST_F(NativeResolverTest, AResultWithoutPrimaryKeyIsADeadLetter) {
   std::vector<std::string> dead = DeadLetters();
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_NE(dead[0].find("page_user features have no primary key"), std::string::npos) << dead[0];
+}
+
+struct Reading {
+  Feature<std::string> id;
+  Feature<double> value;
+  Feature<std::vector<std::vector<double>>> history;
+};
+STATEFOLD_STRUCT(Reading, id, value, history)
+
+// The same rule and reason text as a Python resolver's (test_outputs.py,
+// test_a_nan_or_infinite_feature_value_is_a_dead_letter_not_null): JSON has no NaN.
+TEST_F(NativeResolverTest, ANanOrInfiniteFeatureValueIsADeadLetterNotNull) {
+  Append({VisitLine("u1", "nan"), VisitLine("u2", "inf"), VisitLine("u3", "-inf"),
+          VisitLine("u4", "nested"), VisitLine("u5", "2.5")});
+  NativeRegistry registry;
+  registry.AddStream("readings", "logins", [](const Visit& visit) {
+    Reading r;
+    r.id = std::string(visit.page);
+    if (visit.page == "nested") {
+      r.history = std::vector<std::vector<double>>{{1.0}, {std::nan("")}};
+    } else {
+      r.value = std::stod(visit.page);
+    }
+    return r;
+  });
+  RunStats stats = RunOnce(registry.resolvers());
+  EXPECT_EQ(stats.resolver_errors, 4u);
+  std::vector<std::string> dead = DeadLetters();
+  ASSERT_EQ(dead.size(), 4u);
+  const char* expected[] = {"feature reading.value: NaN", "feature reading.value: Infinity",
+                            "feature reading.value: -Infinity", "feature reading.history: NaN"};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_NE(
+        dead[i].find(std::string("resolver readings returned an invalid value: ") + expected[i] +
+                     " has no JSON form, so no feature can hold it: return a finite "
+                     "number, or no value for a missing one"),
+        std::string::npos)
+        << dead[i];
+  }
+  EXPECT_EQ(Feature("2.5", "value", "reading"), "2.5");
+  EXPECT_EQ(Feature("nan", "value", "reading"), "<none>");  // nothing of a refused call stored
 }
 
 TEST_F(NativeResolverTest, AnOwnParserReplacesTheJsonMapping) {

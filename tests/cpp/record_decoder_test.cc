@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "decode/json_nesting.h"
+
 namespace statefold {
 namespace {
 
@@ -105,6 +107,45 @@ TEST_F(RecordDecoderTest, ExtractsNestedKeyFields) {
   EXPECT_NE(missing.message().find("key field user.id is missing"), std::string::npos);
   Status wrong = decoder_.ExtractKey(R"({"n": [3]})", {"n"}, &key);
   EXPECT_NE(wrong.message().find("must be a string or an integer"), std::string::npos);
+}
+
+// One limit for every resolver (docs/semantics.md, Records): the Python and native event
+// parsers never see a value nesting deeper than kMaxValueNesting.
+TEST(RecordNestingTest, AValueNestingDeeperThanTheLimitIsRefusedBeforeAnyResolver) {
+  RecordDecoder decoder(1 << 20);
+  auto value_of_depth = [](int depth) {  // an object holding depth - 1 levels of arrays
+    return R"({"a": )" + std::string(depth - 1, '[') + "1" + std::string(depth - 1, ']') + "}";
+  };
+  for (int depth : {1, 32, 33, kMaxValueNesting, kMaxValueNesting + 1, 100000}) {
+    const std::string value = value_of_depth(depth);
+    std::string line = R"({"key": "u", "value": )" + value + "}";
+    const size_t size = line.size();
+    line.append(64, '\0');
+    DecodedRecord record;
+    Status status = decoder.Decode(std::string_view(line.data(), size), &record);
+    RawRecord raw;  // a Kafka record: the value is the payload
+    raw.value = value;
+    Status native = decoder.DecodeNative(raw, &record);
+    if (depth <= kMaxValueNesting) {
+      EXPECT_TRUE(status.ok()) << depth << ": " << status.ToString();
+      EXPECT_TRUE(native.ok()) << depth << ": " << native.ToString();
+    } else {
+      const std::string reason = NestingReason(value.find('[') + kMaxValueNesting - 1);
+      EXPECT_EQ(status.message(), reason) << depth;
+      EXPECT_EQ(native.message(), reason) << depth;
+    }
+  }
+  // Brackets inside strings are text, and a payload that is not JSON is not judged.
+  const std::string brackets = std::string(200, '[');
+  std::string line = R"({"value": {"s": ")" + brackets + R"("}})";
+  const size_t size = line.size();
+  line.append(64, '\0');
+  DecodedRecord record;
+  EXPECT_TRUE(decoder.Decode(std::string_view(line.data(), size), &record).ok());
+  RawRecord raw;
+  raw.value = "x" + brackets;
+  EXPECT_TRUE(decoder.DecodeNative(raw, &record).ok());
+  EXPECT_EQ(FindNestingBeyond(R"(["\"[[", [[1]]])", 2), 10u);
 }
 
 TEST(Iso8601Test, ParsesOffsetsAndFractions) {

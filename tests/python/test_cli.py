@@ -113,3 +113,98 @@ def test_cli_status_reports_the_last_checkpoint(tmp_path, statefold_cli):
     assert status["resolvers"]["track_unique_ips"]["keys"] == 4
     text = statefold_cli("status", "--state-dir", tmp_path / "s", check=True).stdout
     assert "41 messages" in text and "track_unique_ips: 4 keys" in text
+
+
+# -- options are range-checked (issue 12, item 6) ---------------------------------------------
+
+
+def _all_actions(parser):
+    """Every option of the command and its subcommands, with the command it belongs to."""
+    import argparse
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                for command, option in _all_actions(sub):
+                    yield f"{name} {command}".strip(), option
+        else:
+            yield "", action
+
+
+def test_every_numeric_option_of_the_command_is_range_checked():
+    from statefold.cli import parser
+    numeric = [(command, action) for command, action in _all_actions(parser())
+               if action.type is int or (isinstance(action.default, int)
+                                         and not isinstance(action.default, bool))]
+    assert len(numeric) >= 9  # run: 5, serve: 2, state list and dead-letters: --limit
+    unchecked = [f"{command} {action.option_strings}" for command, action in numeric
+                 if not hasattr(action.type, "statefold_range")]
+    assert unchecked == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", LOGIN_DEFS, "--batch-size", "0"], "argument --batch-size: must be an integer from 1 to 1048576, got 0"),
+    (["run", LOGIN_DEFS, "--batch-size", "-5"], "argument --batch-size: must be an integer from 1 to 1048576, got -5"),
+    (["run", LOGIN_DEFS, "--batch-size", "2000000"], "argument --batch-size: must be an integer from 1 to 1048576"),
+    (["run", LOGIN_DEFS, "--checkpoint-messages", "-1"], "argument --checkpoint-messages: must be an integer of at least 1, got -1"),
+    (["run", LOGIN_DEFS, "--checkpoint-messages", "0"], "argument --checkpoint-messages: must be an integer of at least 1, got 0"),
+    (["run", LOGIN_DEFS, "--checkpoint-ms", "-1"], "argument --checkpoint-ms: must be an integer of at least 0, got -1"),
+    (["run", LOGIN_DEFS, "--checkpoint-ms", "ten"], "argument --checkpoint-ms: must be an integer of at least 0, got 'ten'"),
+    (["run", LOGIN_DEFS, "--serve", "--serve-threads", "0"], "argument --serve-threads: must be an integer from 1 to 256, got 0"),
+    (["state", "list", "track_unique_ips", "--limit", "-1"], "argument --limit: must be an integer of at least 0, got -1"),
+    (["dead-letters", "--limit", "-1"], "argument --limit: must be an integer of at least 0, got -1"),
+    (["serve", "--port", "70000"], "argument --port: must be an integer from 0 to 65535, got 70000"),
+    (["serve", "--port", "-1"], "argument --port: must be an integer from 0 to 65535, got -1"),
+    (["serve", "--threads", "0"], "argument --threads: must be an integer from 1 to 256, got 0"),
+    (["serve", "--token", ""], "argument --token: is empty"),
+    (["run", LOGIN_DEFS, "--serve", "--token", ""], "argument --token: is empty"),
+])
+def test_an_option_out_of_range_is_refused_with_its_range_and_exit_2(tmp_path, statefold_cli, args, message):
+    result = statefold_cli(*args, "--state-dir", tmp_path / "state")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "state").exists()  # refused before anything ran
+
+
+def test_an_empty_token_variable_is_refused_not_taken_for_no_token(tmp_path):
+    import os
+    import subprocess
+    from conftest import REPO, STATEFOLD_BIN
+    result = subprocess.run([str(STATEFOLD_BIN), "serve", "--port", "0", "--state-dir", str(tmp_path)],
+                            cwd=str(REPO), capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "STATEFOLD_SERVE_TOKEN": ""})
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "STATEFOLD_SERVE_TOKEN is set but empty" in result.stderr
+
+
+def test_cli_limit_0_lists_nothing(login_state_dir, statefold_cli):
+    result = statefold_cli("dead-letters", "--limit", "0", "--state-dir", login_state_dir, check=True)
+    assert result.stdout == ""
+    result = statefold_cli("state", "list", "track_unique_ips", "--limit", "0", "--state-dir",
+                           login_state_dir, check=True)
+    assert result.stdout == ""
+    result = statefold_cli("dead-letters", "--limit", "1", "--state-dir", login_state_dir, check=True)
+    assert len(result.stdout.splitlines()) == 1
+
+
+# -- errors in a definitions file (issue 12, item 14) ------------------------------------------
+
+
+@pytest.mark.parametrize("source, line, error", [
+    ("x = 1\ndef broken(:\n    pass\n", 2, "SyntaxError: invalid syntax"),
+    ("import json\nimport no_such_module_here\n", 2,
+     "ModuleNotFoundError: No module named 'no_such_module_here'"),
+    ("from statefold import stream\n\n\nvalue = undefined_name + 1\n", 4,
+     "NameError: name 'undefined_name' is not defined"),
+])
+def test_an_error_in_a_definitions_file_names_its_file_and_line_and_exits_2(
+        tmp_path, statefold_cli, source, line, error):
+    defs = tmp_path / "broken_defs.py"
+    defs.write_text(source)
+    input_path = tmp_path / "in.jsonl"
+    input_path.write_text("")
+    result = statefold_cli("run", defs, "--input", input_path, "--state-dir", tmp_path / "state")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.startswith(f"statefold: {defs}:{line}: {error}"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert "importlib" not in result.stderr

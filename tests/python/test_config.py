@@ -91,12 +91,13 @@ def test_a_kafka_source_is_described_by_typed_options(tmp_path, monkeypatch):
 
 
 def test_a_misspelt_engine_option_fails_when_the_tester_is_made(tmp_path):
-    with pytest.raises(AttributeError, match="batch_sise"):
+    with pytest.raises(TypeError, match="'batch_sise'; did you mean 'batch_size'"):
         StreamTester(count_visits, state_dir=str(tmp_path / "t"), batch_sise=10)
     assert not (tmp_path / "t").exists()  # nothing ran
-    with pytest.raises(AttributeError, match="'checkpoint_every_message'"):
+    with pytest.raises(TypeError, match="'checkpoint_every_message'; did you mean "
+                                        "'checkpoint_every_messages'"):
         engine_options(checkpoint_every_message=10)
-    with pytest.raises(TypeError):
+    with pytest.raises(InvalidArgumentError, match="batch_size must be an integer"):
         engine_options(batch_size="ten")
     options = engine_options(batch_size=10, online_store="embedded")
     assert (options.batch_size, options.online_store, options.sync) == (10, "embedded", False)

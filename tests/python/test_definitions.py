@@ -399,3 +399,126 @@ def test_a_resolver_is_defined_with_its_typed_engine_config():
     # A misspelt field is refused where it is set, not silently ignored at run time.
     with pytest.raises(AttributeError, match="state_positon"):
         config.state_positon = 1
+
+
+# -- issue 12, items 13 and 14 ------------------------------------------------------------------
+
+
+def test_an_async_resolver_is_refused_at_definition():
+    with pytest.raises(DefinitionError) as info:
+
+        @stream(source=SOURCE)
+        async def async_resolver(event: LoginEvent) -> None:
+            pass
+
+    assert_names(str(info.value), "async_resolver", "is an async def", "plain def")
+
+
+def test_a_generator_resolver_is_refused_at_definition():
+    with pytest.raises(DefinitionError) as info:
+
+        @stream(source=SOURCE)
+        def generator_resolver(event: LoginEvent):
+            yield User(id=event.user_id, unique_ip_count=1)
+
+    assert_names(str(info.value), "generator_resolver", "is a generator", "plain def")
+    with pytest.raises(DefinitionError, match="is an async def"):
+
+        @stream(source=SOURCE)
+        async def async_generator_resolver(event: LoginEvent):
+            yield None
+
+
+class CountState(BaseModel):
+    count: int = 0
+
+
+def test_a_state_parameter_annotated_without_state_gets_the_state_hint():
+    with pytest.raises(DefinitionError) as info:
+
+        @stream(source=SOURCE)
+        def unmarked_state(event: LoginEvent, state: CountState) -> None:
+            pass
+
+    message = str(info.value)
+    assert_names(message, "unmarked_state", "parameter state is annotated CountState",
+                 "state: State[CountState]")
+    assert_location(message, "unmarked_state")
+    with pytest.raises(DefinitionError, match=r"counts: State\[CountState\]"):
+
+        @stream(source=SOURCE)
+        def unmarked_second(event: LoginEvent, counts: CountState) -> None:
+            pass
+
+
+class BareDictState(BaseModel):
+    seen: dict = {}
+
+
+class BareTupleState(BaseModel):
+    pair: tuple = ()
+
+
+def test_a_bare_collection_hint_suggests_valid_syntax():
+    with pytest.raises(DefinitionError) as info:
+
+        @stream(source=SOURCE)
+        def bare_dict_hint(event: LoginEvent, state: State[BareDictState]) -> None:
+            pass
+
+    assert "dict needs item types, e.g. dict[str, int]" in str(info.value)
+    with pytest.raises(DefinitionError, match=r"e\.g\. tuple\[str, \.\.\.\] or tuple\[str, int\]"):
+
+        @stream(source=SOURCE)
+        def bare_tuple_hint(event: LoginEvent, state: State[BareTupleState]) -> None:
+            pass
+
+
+class ExtraAllowState(BaseModel, extra="allow"):
+    count: int = 0
+
+
+class HoldsExtraAllow(BaseModel):
+    inner: ExtraAllowState = ExtraAllowState()
+
+
+def test_a_pydantic_state_with_extra_allow_is_refused_at_definition():
+    for state_class, path in ((ExtraAllowState, ""), (HoldsExtraAllow, "field inner: ")):
+        with pytest.raises(DefinitionError) as info:
+
+            @stream(source=SOURCE, name=f"extra_allow_{state_class.__name__}")
+            def extra_allow(event: LoginEvent, state: State[state_class]) -> None:
+                pass
+
+        assert_names(str(info.value), f"{path}ExtraAllowState allows extra fields (extra=\"allow\")",
+                     "drop extra=\"allow\"")
+
+
+class ExtraForbidState(BaseModel, extra="forbid"):
+    count: int = 0
+
+
+def test_a_pydantic_state_with_extra_forbid_or_ignore_runs(make_tester):
+    @stream(source=SOURCE)
+    def count_forbid(event: LoginEvent, state: State[ExtraForbidState]) -> None:
+        state.count += 1
+
+    tester = make_tester(count_forbid)
+    tester.send({"user_id": "u1", "ip_address": "a"}, key="u1")
+    tester.send({"user_id": "u1", "ip_address": "b"}, key="u1")
+    assert tester.dead_letters() == []
+    assert tester.state(count_forbid, "u1").count == 2
+
+
+def test_unknown_stream_tester_options_are_errors_naming_the_closest(tmp_path):
+    from statefold.testing import StreamTester
+
+    @stream(source=SOURCE)
+    def tester_options(event: LoginEvent) -> None:
+        pass
+
+    with pytest.raises(TypeError, match=r"StreamTester\(\) got an unknown option 'bach_size'; "
+                                        r"did you mean 'batch_size'\?"):
+        StreamTester(tester_options, state_dir=str(tmp_path), bach_size=10)
+    with pytest.raises(TypeError, match=r"engine_options\(\) got an unknown option 'sink'"):
+        statefold.runtime.engine_options(sink=True)

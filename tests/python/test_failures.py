@@ -310,3 +310,79 @@ def test_bad_input_all_kinds_in_one_run(make_tester):
     assert tester.last_run["messages"] == len(lines)
     assert tester.last_run["dead_letters"] == len(BAD_INPUTS)
 
+
+
+# =============================================================================================
+# Options are range-checked by the API, not only by the command (issue 12, item 6)
+# =============================================================================================
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("batch_size", 0, "batch_size must be an integer from 1 to 1048576, got 0"),
+    ("batch_size", -5, "batch_size must be an integer from 1 to 1048576, got -5"),
+    ("batch_size", 2.5, "batch_size must be an integer from 1 to 1048576, got 2.5"),
+    ("batch_size", True, "batch_size must be an integer from 1 to 1048576, got True"),
+    ("checkpoint_every_messages", -1, "checkpoint_every_messages must be an integer of at least 1, got -1"),
+    ("checkpoint_every_ms", -1, "checkpoint_every_ms must be an integer of at least 0, got -1"),
+    ("max_message_bytes", 0, "max_message_bytes must be an integer of at least 1, got 0"),
+    ("state_cache_entries", -1, "state_cache_entries must be an integer of at least 0, got -1"),
+    ("sync", "yes", "sync must be true or false, got 'yes'"),
+])
+def test_an_engine_option_out_of_range_is_refused_by_the_api(make_tester, option, value, message):
+    from statefold import InvalidArgumentError
+    with pytest.raises(InvalidArgumentError) as info:
+        make_tester(raises_on_bad, **{option: value})
+    assert str(info.value) == message
+
+
+def test_engine_option_ranges_agree_with_the_engine():
+    """The Python table (statefold.options) and ValidateEngineOptions (src/engine/engine.cc)
+    draw each boundary at the same value."""
+    from statefold import InvalidArgumentError, _ext
+    from statefold.options import ENGINE_INT_OPTIONS
+    assert set(ENGINE_INT_OPTIONS) == {"batch_size", "checkpoint_every_messages",
+                                       "checkpoint_every_ms", "state_cache_entries",
+                                       "max_message_bytes"}
+    for name, (minimum, maximum) in ENGINE_INT_OPTIONS.items():
+        for value, valid in ((minimum, True), (maximum, True), (minimum - 1, False),
+                             (maximum + 1, False)):
+            options = _ext.EngineOptions()
+            try:
+                setattr(options, name, value)
+            except TypeError:  # below 0 or above 2**64 - 1 for an unsigned field
+                assert not valid, (name, value)
+                continue
+            if valid:
+                _ext.validate_engine_options(options)
+            else:
+                with pytest.raises(InvalidArgumentError, match=f"^{name} must be an integer from "):
+                    _ext.validate_engine_options(options)
+
+
+def test_the_server_and_client_api_refuse_bad_ports_threads_tokens_and_limits(tmp_path):
+    from statefold import Client, InvalidArgumentError
+    from statefold.serving import start_server
+    for kwargs, message in (({"port": 70000}, "port must be an integer from 0 to 65535, got 70000"),
+                            ({"threads": 0}, "threads must be an integer from 1 to 256, got 0"),
+                            ({"token": ""}, "the token is empty")):
+        with pytest.raises(InvalidArgumentError, match=message):
+            start_server(state_dir=str(tmp_path), **kwargs)
+    with pytest.raises(InvalidArgumentError, match="token is empty"):
+        Client(url="http://127.0.0.1:1", token="")
+    client = Client(str(tmp_path / "none"))
+    with pytest.raises(InvalidArgumentError, match="limit must be an integer of at least 0, got -1"):
+        client.dead_letters(-1)
+    with pytest.raises(InvalidArgumentError, match="limit must be an integer of at least 0, got -1"):
+        client.state_keys("r", -1)
+
+
+def test_the_engine_refuses_a_port_out_of_range_itself(tmp_path):
+    from statefold import InvalidArgumentError, _ext
+    options = _ext.FeatureServiceOptions()
+    options.state_dir = str(tmp_path / "state")
+    options.wait_for_state_dir = True
+    options.http.port = 70000
+    assert options.http.port == 70000
+    with pytest.raises(InvalidArgumentError, match="port must be an integer from 0 to 65535"):
+        _ext.FeatureServer.start(options)
+

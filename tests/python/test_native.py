@@ -72,6 +72,44 @@ def test_native_example_writes_byte_identical_features_to_the_python_example(tmp
     assert native_result[2] == python_result[2]
 
 
+def nested(depth, inner="1"):
+    """JSON text of arrays nested `depth` levels deep."""
+    return "[" * depth + inner + "]" * depth
+
+
+def test_the_python_and_native_examples_decide_alike_on_deeply_nested_values(tmp_path):
+    """The nesting limit (128 levels, docs/semantics.md, Records) is the record decoder's, for
+    every resolver: a value nesting deeper is a dead letter before pydantic or the native
+    event parser sees it, so both builds keep the same records and the same state."""
+    records = []
+    for i, depth in enumerate([1, 127, 128, 129, 300, 100_000]):
+        # The member is unknown to LoginEvent; the value's object is level 1, so `extra`
+        # nests depth - 1 levels: depth - 2 arrays around an object.
+        extra = "1" if depth == 1 else nested(depth - 2, "{}")
+        value = f'{{"user_id": "u{i}", "ip_address": "10.0.0.{i}", "extra": {extra}}}'
+        records.append(f'{{"key": "u{i}", "value": {value}, "timestamp": {1_000 + i}}}')
+    records.append('{"key": "s", "value": {"user_id": "s", "ip_address": "[[[[", "x": "]]]]"}}')
+    input_path = tmp_path / "deep.jsonl"
+    input_path.write_text("".join(r + "\n" for r in records))
+    run([LOGIN_DEFS], input_path, str(tmp_path / "python"), "--batch-size", "2")
+    run([NATIVE_MODULE], input_path, str(tmp_path / "native"), "--batch-size", "2")
+
+    def outcome(state_dir):
+        inspector = _ext.Inspector.open(str(state_dir), False)
+        dead = [json.loads(r) for r in inspector.dead_letters(100)]
+        return (inspector.state_keys("track_unique_ips", 100),
+                [(d["offset"], d["resolver"], d["error"]) for d in dead])
+
+    python_result, native_result = outcome(tmp_path / "python"), outcome(tmp_path / "native")
+    assert native_result == python_result
+    keys, dead = python_result
+    assert keys == ["s", "u0", "u1", "u2"]  # depths 1, 127 and 128; brackets in strings count not
+    assert [offset for offset, _, _ in dead] == [3, 4, 5]
+    assert all(resolver is None for _, resolver, _ in dead)  # the record's, not a resolver's
+    assert dead[0][2] == ("message value nests deeper than 128 levels of arrays and objects "
+                          "(level 129 opens at byte 180 of the value)")
+
+
 def test_native_state_prints_as_json_with_statefold_state_get(tmp_path):
     input_path = str(tmp_path / "logins.jsonl")
     write_logins(input_path, messages=2000)

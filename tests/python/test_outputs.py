@@ -146,3 +146,47 @@ def test_outputs_wrong_type_message(make_tester):
     (dead,) = tester.dead_letters()
     assert "feature device.seen is int, got str" in dead["error"]
 
+
+
+# -- NaN and infinities (issue 12, item 12) -----------------------------------------------------
+
+
+@features
+class Sensor:
+    id: str
+    reading: float
+    maybe: Optional[float]
+    history: list
+
+
+class ReadingEvent(BaseModel):
+    sensor: str
+    reading: str  # "nan", "inf", "-inf" or a number, for float()
+    where: str = "reading"
+
+
+@stream(source=SOURCE)
+def sensor_readings(event: ReadingEvent) -> Features[Sensor.id, Sensor.reading, Sensor.maybe, Sensor.history]:
+    value = float(event.reading)
+    if event.where == "maybe":
+        return Sensor(id=event.sensor, reading=1.0, maybe=value)
+    if event.where == "history":
+        return Sensor(id=event.sensor, reading=1.0, history=[1.0, [value]])
+    return Sensor(id=event.sensor, reading=value)
+
+
+@pytest.mark.parametrize("text, name", [("nan", "NaN"), ("inf", "Infinity"), ("-inf", "-Infinity")])
+@pytest.mark.parametrize("where", ["reading", "maybe", "history"])
+def test_a_nan_or_infinite_feature_value_is_a_dead_letter_not_null(make_tester, text, name, where):
+    tester = make_tester(sensor_readings)
+    produced = tester.send({"sensor": "s1", "reading": text, "where": where}, key="s1")
+    assert produced == []
+    with pytest.raises(NotFoundError):
+        tester.features(Sensor, "s1")  # nothing of the call was stored
+    (dead,) = tester.dead_letters()
+    assert dead["resolver"] == "sensor_readings"
+    assert dead["error"] == (f"resolver sensor_readings returned an invalid value: feature "
+                             f"sensor.{where}: {name} has no JSON form, so no feature can hold "
+                             f"it: return a finite number, or no value for a missing one")
+    tester.send({"sensor": "s1", "reading": "2.5", "where": where}, key="s1")
+    assert tester.features(Sensor, "s1")["sensor.reading"] in (2.5, 1.0)

@@ -378,6 +378,45 @@ def test_field_types_json_view(make_tester):
     assert view["nested_list"] == [{"x": 3, "label": "first"}]
 
 
+@dataclass
+class FloatState:
+    last: float = 0.0
+    history: List[float] = field(default_factory=list)
+    maybe: Optional[float] = None
+
+
+class FloatEvent(BaseModel):
+    value: str  # for float(): "nan", "inf", "-inf", "1.5"
+
+
+@stream(source=SOURCE)
+def keep_floats(event: FloatEvent, state: State[FloatState]) -> None:
+    state.last = float(event.value)
+    state.history.append(state.last)
+    state.maybe = state.last
+
+
+def test_nan_and_infinite_state_round_trips_and_its_json_view_names_them(make_tester, statefold_cli):
+    """State keeps NaN and ±inf exactly (the state codec stores the double's bits); its JSON
+    view (`statefold state get`, Client.state by name) writes them as "NaN", "Infinity" and
+    "-Infinity", which float() reads back, never as null."""
+    import json
+    import math
+    tester = make_tester(keep_floats)
+    tester.send_many([{"key": "k", "value": {"value": v}} for v in ("1.5", "inf", "-inf", "nan")])
+    assert tester.dead_letters() == []
+    state = tester.state(keep_floats, "k")
+    assert math.isnan(state.last) and math.isnan(state.maybe)
+    assert state.history[:3] == [1.5, math.inf, -math.inf] and math.isnan(state.history[3])
+    view = tester.client.state(keep_floats.name, "k")
+    assert view == {"last": "NaN", "history": [1.5, "Infinity", "-Infinity", "NaN"], "maybe": "NaN"}
+    printed = statefold_cli("state", "get", keep_floats.name, "k", "--state-dir", tester.state_dir,
+                            check=True)
+    assert json.loads(printed.stdout) == view
+    assert [float(v) for v in view["history"]][:3] == [1.5, math.inf, -math.inf]
+    assert math.isnan(float(view["last"]))
+
+
 
 # =============================================================================================
 # Updates are mutations, saved after return, applied per key in offset order

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <charconv>
+#include <cmath>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -28,8 +29,37 @@ void AppendJsonItems(const T& items, std::string* out) {
   out->push_back(']');
 }
 
+// Finds a NaN or infinity anywhere in `value` (of a type AppendJson takes): sets *found to
+// the first and returns true. Compiles to `return false` for types without floats.
+template <class T>
+bool FindNonFinite(const T& value, double* found) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (std::isfinite(value)) return false;
+    *found = static_cast<double>(value);
+    return true;
+  } else if constexpr (std::is_same_v<T, bool> || std::is_integral_v<T> ||
+                       std::is_convertible_v<const T&, std::string_view>) {
+    return false;
+  } else if constexpr (IsOptional<T>::value) {
+    return value && FindNonFinite(*value, found);
+  } else if constexpr (requires { value.begin()->second; }) {
+    for (const auto& [key, item] : value) {
+      if (FindNonFinite(item, found)) return true;
+    }
+    return false;
+  } else if constexpr (requires { value.begin(); }) {
+    for (const auto& item : value) {
+      if (FindNonFinite(item, found)) return true;
+    }
+    return false;
+  } else {
+    return false;  // AppendJson's static_assert reports the type
+  }
+}
+
 // Appends `value` as JSON: bool, numbers, strings, optionals (null when empty), sequences as
-// arrays and string-keyed maps as objects, nested in any way.
+// arrays and string-keyed maps as objects, nested in any way. REQUIRES: no NaN or infinity
+// inside (FindNonFinite): JSON has no such number.
 template <class T>
 void AppendJson(const T& value, std::string* out) {
   if constexpr (std::is_same_v<T, bool>) {
@@ -40,7 +70,8 @@ void AppendJson(const T& value, std::string* out) {
     const char* end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
     out->append(buffer, static_cast<size_t>(end - buffer));
   } else if constexpr (std::is_floating_point_v<T>) {
-    AppendJsonDouble(static_cast<double>(value), out);
+    // REQUIRES finite (FindNonFinite, which the resolver adapter checks first).
+    (void)AppendJsonDouble(static_cast<double>(value), out);
   } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
     AppendJsonString(std::string_view(value), out);
   } else if constexpr (IsOptional<T>::value) {

@@ -324,6 +324,20 @@ class NativeResolver final : public Resolver {
                               namespace_ + " features have no primary key");
       return false;
     }
+    // Every value is checked before any is added: a refused one fails the whole call, as in
+    // a Python resolver (NaN and infinities have no JSON form).
+    bool refused = false;
+    reflect::ForEachField<Features>([&](const auto& f) {
+      double non_finite;
+      const auto& feature = features.*f.member;
+      if (!refused && feature.has_value() && FindNonFinite(*feature, &non_finite)) {
+        refused = true;
+        output->Fail(index, "resolver " + spec_.name + " returned an invalid value: feature " +
+                                namespace_ + "." + std::string(f.name) + ": " +
+                                NonFiniteFeatureReason(non_finite));
+      }
+    });
+    if (refused) return false;
     using Key = std::remove_cvref_t<decltype(*key)>;
     if constexpr (std::is_convertible_v<const Key&, std::string_view>) {
       output->StartEntity(index, namespace_, std::string_view(*key));
