@@ -20,14 +20,27 @@ Then the native table, over --native-messages messages and --native-keys keys:
   native own binary        the same resolver and engine linked into a program (build/bench/native_bench)
   bare loop                read the file, parse each record with simdjson, update a hash map of
                            the same state type; nothing durable (the in-process ceiling)
-with each row's ratio to the bare loop. Each row runs in its own process, pinned to one core
-with taskset when available. The native rows run --native-rounds times in turn (so that no
+with each row's ratio to the bare loop.
+
+Then the poisoned hot key table (issue 12, item 7), over --poisoned-messages messages: half
+of them of one hot key, the rest spread over 10,000 keys, every tenth message of the hot key
+poisoned (bench/poisoned_defs.py, the login example's resolver):
+  no raises                    the poisoned messages are applied like the others
+  10 % of hot-key calls raise  each poisoned message raises after mutating its state, so the
+                               engine rolls the key back and dead-letters it
+  the same raises, each on a fresh key   the poisoned messages under keys of their own: the
+                               cost of a failure with nothing to replay (the floor)
+with each row's ratio to the first; they alternate over --poisoned-rounds rounds and
+keep their fastest. --poisoned-only runs this table alone.
+
+Each row runs in its own process, pinned to one core with taskset when available. The native rows run --native-rounds times in turn (so that no
 row always runs first) and each keeps its fastest round: single runs of these 3-second rows
 vary by about 10 % on a shared machine.
 """
 
 import argparse
 import os
+import random
 import resource
 import shutil
 import subprocess
@@ -149,15 +162,64 @@ def native_rows(args):
     runners = [("statefold run liblogin_features.so", module_row),
                ("native own binary (engine, durable)", own_binary_row),
                ("bare loop (simdjson + hash map)", bare_row)]
+    return best_of_rounds(runners, args.native_rounds)
+
+
+def best_of_rounds(runners, rounds):
+    """Runs each (name, run) of `runners` `rounds` times and keeps each one's fastest result
+    (run() returns (seconds, wall, rss)); each round starts with another row, so that no row
+    always runs first."""
     best = {}
-    for round_index in range(args.native_rounds):
-        # Each round starts with another row, so that no row always runs first.
+    for round_index in range(rounds):
         for k in range(len(runners)):
             name, run = runners[(round_index + k) % len(runners)]
             result = run()
             if name not in best or result[0] < best[name][0]:
                 best[name] = result
     return [(name, *best[name]) for name, _ in runners]
+
+
+def poisoned_events(args, fresh_keys):
+    """The poisoned hot key's input: message i is the hot key's when i is even, and every tenth
+    of the hot key's messages is poisoned. With `fresh_keys`, each poisoned message has a key of
+    its own instead, so that its failure has nothing to replay."""
+    name = "poisoned-fresh" if fresh_keys else "poisoned"
+    path = os.path.join(args.work_dir, f"{name}-{args.poisoned_messages}.jsonl")
+    if not os.path.exists(path):
+        rng = random.Random(12)
+        with open(path, "w") as out:
+            for i in range(args.poisoned_messages):
+                user = "hot" if i % 2 == 0 else f"u{rng.randrange(10_000)}"
+                ip = "poison" if i % 20 == 18 else f"10.0.{rng.randrange(16)}.{rng.randrange(16)}"
+                if fresh_keys and ip == "poison":
+                    user = f"p{i}"
+                out.write(f'{{"key": "{user}", "value": {{"user_id": "{user}", "ip_address": "{ip}"}}, '
+                          f'"timestamp": {1767225600000 + i}}}\n')
+    return path
+
+
+def poisoned_rows(args):
+    defs = os.path.join(ROOT, "bench", "poisoned_defs.py")
+    state_dir = os.path.join(args.work_dir, "poisoned-state")
+
+    def row(raise_flag, fresh_keys=False):
+        events = poisoned_events(args, fresh_keys)
+
+        def run():
+            shutil.rmtree(state_dir, ignore_errors=True)
+            env = dict(os.environ, STATEFOLD_BENCH_RAISE=raise_flag)
+            out, wall, rss = measure("poisoned", [os.path.join(ROOT, ".venv", "bin", "statefold"), "run", defs,
+                                                  "--input", events, "--state-dir", state_dir], env)
+            # "done: N messages, K dead letters, ...": the dead letters prove the raises happened.
+            dead = int(out.split(" dead letters")[0].rsplit(", ", 1)[1].replace(",", ""))
+            expected = args.poisoned_messages // 20 if raise_flag == "1" else 0
+            assert dead == expected, out
+            return float(out.split(" in ")[1].split(" s ")[0]), wall, rss
+        return run
+
+    runners = [("no raises", row("0")), ("10 % of hot-key calls raise", row("1")),
+               ("the same raises, each on a fresh key", row("1", fresh_keys=True))]
+    return best_of_rounds(runners, args.poisoned_rounds)
 
 
 def print_table(title, messages, rows, base_row, base_name):
@@ -189,13 +251,20 @@ def main():
     p.add_argument("--no-native", action="store_true", help="skip the native table")
     p.add_argument("--native-rounds", type=int, default=3,
                    help="rounds of the native rows; each row keeps its fastest")
+    p.add_argument("--poisoned-messages", type=int, default=100_000)
+    p.add_argument("--poisoned-rounds", type=int, default=3,
+                   help="rounds of the poisoned hot key rows; each row keeps its fastest")
+    p.add_argument("--poisoned-only", action="store_true", help="run only the poisoned hot key table")
     args = p.parse_args()
     # Before any row runs: the missing program is found at once, not minutes later.
     if args.kafka:
         bench_program("kafka_drain")
-    if not args.no_native:
+    if not args.no_native and not args.poisoned_only:
         bench_program("native_bench")
     os.makedirs(args.work_dir, exist_ok=True)
+    if args.poisoned_only:
+        print_poisoned_table(args)
+        return
     events = events_file(args, args.messages, args.keys)
 
     rows = []
@@ -220,6 +289,14 @@ def main():
         print_table(f"native: {args.native_messages:,} messages, {args.native_keys:,} keys (Zipf 1.1), "
                     f"one core, best of {args.native_rounds} rounds", args.native_messages,
                     native_rows(args), 2, "bare loop")
+    print()
+    print_poisoned_table(args)
+
+
+def print_poisoned_table(args):
+    print_table(f"poisoned hot key: {args.poisoned_messages:,} messages, half of them one key's, "
+                f"every tenth of those raising; one core, best of {args.poisoned_rounds} rounds",
+                args.poisoned_messages, poisoned_rows(args), 0, "no raises")
 
 
 if __name__ == "__main__":

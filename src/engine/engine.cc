@@ -6,8 +6,9 @@
 //
 // What stays here is the order of those calls, the resolver calls themselves and the failure
 // replay: a failing call rolls back only its own key, by reloading the key's committed state
-// and replaying the key's earlier messages of the epoch from the epoch log. The happy path
-// pays nothing for it: no per-message snapshot, copy or serialization.
+// (or, after an earlier failure of the key in this epoch, the state encoded then) and
+// replaying the key's later messages of the epoch from the epoch log. The happy path pays
+// nothing for it: no per-message snapshot, copy or serialization.
 
 #include "statefold/engine.h"
 
@@ -17,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "decode/event_decoder.h"
@@ -64,6 +66,17 @@ struct ResolverRun {
   std::unique_ptr<LiveStateCache> cache;  // stateless resolvers have one too, always empty
   std::vector<KeyRef> epoch_keys;         // its messages of the epoch, in order, with their keys
   std::unordered_set<uint32_t> dead;      // epoch indexes dead-lettered for this resolver
+  // Where the failure replay of a key that already failed in this epoch starts (RecoverKey):
+  // its state right after that failure's recovery, encoded, and the position in epoch_keys
+  // after the failed message. Each message of a key is thus replayed at most once per epoch
+  // by its failures, however many there are. Cleared by the checkpoint.
+  struct ReplayBase {
+    std::string state;
+    size_t position = 0;
+    bool applied = false;  // a message was applied over the committed state before it
+  };
+  std::unordered_map<const LiveStateCache::Node*, ReplayBase> replay_bases;
+  std::string replay_scratch;
   // With an event layout (ResolverSpec::event_layout): decodes each message before its lookup.
   std::unique_ptr<EventDecoder> event_decoder;
 
@@ -321,6 +334,7 @@ class Engine::Impl {
         AddDeadLetter(r, item.epoch_index, r.messages[failed].key, output.failure());
         if (spec.stateful) {
           STATEFOLD_RETURN_IF_ERROR(RecoverKey(r, item.node, item.epoch_index, false));
+          SetReplayBase(r, item.node, batch_keys + failed + 1);
           for (size_t j = failed + 1; j < n; ++j) {
             if (r.items[j].node == item.node) r.states[j] = item.node->value.state;
           }
@@ -387,13 +401,34 @@ class Engine::Impl {
     if (r.items[j].node != nullptr) pending_.PrefetchValues(r.items[j].node->value.pending);
   }
 
+  // Records the node's live state, just rebuilt by RecoverKey after the failure of the
+  // message before `position` in r.epoch_keys, as the replay base of the key's next failure
+  // in this epoch. A state that does not encode keeps the previous base (or none): the
+  // checkpoint finds the message that broke it.
+  void SetReplayBase(ResolverRun& r, const LiveStateCache::Node* node, size_t position) {
+    r.replay_scratch.clear();
+    if (!r.resolver->EncodeState(node->value.state, &r.replay_scratch).ok()) return;
+    ResolverRun::ReplayBase& base = r.replay_bases[node];
+    base.state.swap(r.replay_scratch);
+    base.position = position;
+    base.applied = node->value.dirty;
+  }
+
   // Rebuilds the live state of the node's key: its committed state, then its epoch messages
-  // before epoch index `limit` that are not dead letters. With `validate`, the state is encoded
-  // after each replayed message, and a message that leaves it not fitting the schema is
-  // dead-lettered. A message that fails during replay is dead-lettered and replay restarts.
+  // before epoch index `limit` that are not dead letters. Without `validate`, a key that failed
+  // before in this epoch starts from its replay base instead (the same state, as SetReplayBase
+  // encoded it) and replays only the messages after it. With `validate` (the checkpoint's
+  // repair), replay starts from the committed state, the state is encoded after each replayed
+  // message, and a message that leaves it not fitting the schema is dead-lettered. A message
+  // that fails during replay is dead-lettered and replay restarts.
   Status RecoverKey(ResolverRun& r, LiveStateCache::Node* node, uint32_t limit, bool validate) {
     const std::string& key = node->key;
     CacheEntry* entry = &node->value;
+    const ResolverRun::ReplayBase* base = nullptr;
+    if (!validate) {
+      auto found = r.replay_bases.find(node);
+      if (found != r.replay_bases.end()) base = &found->second;
+    }
     std::vector<Message> replay;
     std::vector<uint32_t> replay_indexes;
     std::vector<StateHandle> states;
@@ -409,10 +444,12 @@ class Engine::Impl {
       decoder = std::make_unique<EventDecoder>(*r.spec->event_layout);
     }
     for (;;) {
-      STATEFOLD_RETURN_IF_ERROR(r.cache->Reload(node));
+      STATEFOLD_RETURN_IF_ERROR(base != nullptr ? r.cache->Restore(node, base->state)
+                                                : r.cache->Reload(node));
       replay.clear();
       replay_indexes.clear();
-      for (const KeyRef& ref : r.epoch_keys) {
+      for (size_t p = base != nullptr ? base->position : 0; p < r.epoch_keys.size(); ++p) {
+        const KeyRef& ref = r.epoch_keys[p];
         if (ref.epoch_index >= limit) break;
         if (epoch_.Key(ref) != key || r.dead.count(ref.epoch_index)) continue;
         replay.push_back(epoch_.MessageAt(ref));
@@ -480,7 +517,7 @@ class Engine::Impl {
         start += consumed;
       }
       if (restart) continue;
-      entry->dirty = !replay.empty();
+      entry->dirty = !replay.empty() || (base != nullptr && base->applied);
       return Status::Ok();
     }
   }
@@ -528,6 +565,7 @@ class Engine::Impl {
     for (ResolverRun& r : resolvers_) {
       r.epoch_keys.clear();
       r.dead.clear();
+      r.replay_bases.clear();
       r.cache->EndEpoch(options_.state_cache_entries);
     }
     return Status::Ok();

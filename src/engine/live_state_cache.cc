@@ -57,6 +57,13 @@ Status LiveStateCache::Reload(Node* node) {
   return LoadCommitted(node->key, &node->value);
 }
 
+Status LiveStateCache::Restore(Node* node, std::string_view encoded) {
+  resolver_->ReleaseState(node->value.state);
+  node->value.state = nullptr;
+  return resolver_->DecodeState(encoded, &node->value.state)
+      .WithContext("resolver " + spec_.name + ", key " + node->key + ", its replay base");
+}
+
 // Sets entry->state to the committed state of `key`, or to a new initial state.
 Status LiveStateCache::LoadCommitted(std::string_view key, CacheEntry* entry) {
   bool found = false;

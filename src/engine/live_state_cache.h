@@ -69,6 +69,9 @@ class LiveStateCache {
   // Replaces the node's live state with its committed state (or a new initial state): the
   // start of the engine's replay of a failed key.
   Status Reload(Node* node);
+  // Replaces the node's live state with the decoding of `encoded` (a state the resolver's
+  // EncodeState wrote in this run): the start of the replay of a key that failed before.
+  Status Restore(Node* node, std::string_view encoded);
 
   // Records that the resolver changed the node's state.
   void MarkDirty(Node* node) {

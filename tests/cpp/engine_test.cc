@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include "engine_fixture.h"
 #include "source/file_source.h"
@@ -124,6 +125,32 @@ TEST_F(EngineTest, FailureOfACommittedKeyRollsBackToTheCommittedState) {
   testing::UniqueIpResolver second;
   RunOnce(second.get());
   EXPECT_EQ(StateJson("unique_ips", "u1"), R"({"unique_ips":["a","b","c"]})");
+}
+
+TEST_F(EngineTest, RepeatedFailuresOfAKeyReplayEachOfItsMessagesAtMostOncePerEpoch) {
+  // One key, every tenth of its messages failing: each failure replays only the key's
+  // messages since its previous failure (from the state as of then), so the resolver runs
+  // each message at most twice (its call and one replay); replaying from the committed state
+  // at every failure took 7,780 calls here. The result is that of the good messages alone.
+  constexpr int kMessages = 400;
+  std::vector<std::string> lines;
+  std::set<std::string> good;
+  for (int i = 0; i < kMessages; ++i) {
+    const std::string ip = i % 10 == 9 ? "fail" : "ip" + std::to_string(i);
+    lines.push_back(Login("hot", ip));
+    if (ip != "fail") good.insert(ip);
+  }
+  Append(lines);
+  testing::UniqueIpResolver resolver;
+  RunStats stats = RunOnce(resolver.get());
+  EXPECT_EQ(stats.dead_letters, 40u);
+  EXPECT_LE(resolver.calls, 2u * kMessages);
+  std::string expected = R"({"unique_ips":[)";
+  for (const std::string& ip : good)
+    expected += (expected.back() == '[' ? "\"" : ",\"") + ip + "\"";
+  EXPECT_EQ(StateJson("unique_ips", "hot"), expected + "]}");
+  EXPECT_EQ(Feature("hot", "unique_ip_count"), "360");
+  EXPECT_EQ(DeadLetters().size(), 40u);
 }
 
 TEST_F(EngineTest, BadRecordsAreDeadLetteredAndProcessingGoesOn) {

@@ -94,6 +94,52 @@ def test_raise_in_middle_of_batch_other_keys_exact(make_tester, options):
 
 
 
+@pytest.mark.parametrize("options", [
+    {"batch_size": 7},
+    {"batch_size": 1000},
+    {"batch_size": 5, "checkpoint_every_messages": 60},
+], ids=["batch-7", "one-batch", "batch-5-epoch-60"])
+def test_repeated_failures_of_one_key_in_one_epoch_each_leave_no_trace(make_tester, options):
+    options = {"checkpoint_every_ms": 10**9, **options}  # epochs by message count alone
+    # A hot key fails many times in one epoch (its first and last messages, back-to-back runs,
+    # failures in one batch and across batches), among other keys. Each failure rolls the key
+    # back to the state before that message, however many came before it in the epoch, so the
+    # run equals one over the same input with the failing lines blank (blank lines keep their
+    # offsets): the same states, feature values with their times and offsets, and keys; the
+    # failing messages, and only they, are dead letters.
+    records = seq_records(240, keys=4, seed=5)
+    for r in records[::2]:
+        r["key"] = "hot"
+    hot = [r["seq"] for r in records if r["key"] == "hot"]
+    bad = {hot[0], hot[-2], hot[-1], *hot[5:9], *hot[20:90:3], *hot[100:103], records[1]["seq"]}
+    fill_seq_values(records, bad=bad)
+    lines = [json.dumps({"key": r["key"], "value": r["value"], "timestamp": 1000 + r["seq"]})
+             for r in records]
+
+    failing = make_tester(append_seq, **options)
+    failing.send_raw(lines)
+    without = make_tester(append_seq, **options)
+    without.send_raw(["" if r["seq"] in bad else line for r, line in zip(records, lines)])
+
+    keys = failing.state_keys(append_seq)
+    assert keys == without.state_keys(append_seq) and "hot" in keys
+    for key in keys:
+        assert failing.state(append_seq, key) == without.state(append_seq, key), key
+        assert failing.state(append_seq, key).seqs == [
+            r["seq"] for r in records if r["key"] == key and r["seq"] not in bad], key
+        assert (failing.client.get_with_times(Stream, key)
+                == without.client.get_with_times(Stream, key)), key
+    if "checkpoint_every_messages" not in options:
+        # What each checkpoint committed (blank lines do not count towards an epoch's
+        # messages, so with epochs by count the two runs commit at other points).
+        assert failing.outputs == without.outputs
+    assert without.dead_letters() == []
+    dead = failing.dead_letters()
+    assert [d["offset"] for d in dead] == sorted(bad)
+    for d in dead:
+        assert f"ValueError: bad event {d['offset']} for {d['key']}" in d["error"]
+
+
 # =============================================================================================
 # A resolver that leaves the state not fitting its schema
 # =============================================================================================

@@ -33,12 +33,31 @@ class Broker:
         return int(result.stdout.strip())
 
 
+def broker_log_tail(broker_dir, lines=40):
+    """The end of the broker's own log, or why there is none."""
+    try:
+        with open(os.path.join(broker_dir, "broker.log"), errors="replace") as log:
+            return "".join(log.readlines()[-lines:])
+    except OSError as e:
+        return f"(no broker log: {e})"
+
+
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    env = dict(os.environ, KAFKA_LOCAL_DIR=str(tmp_path_factory.mktemp("kafka") / "broker"))
-    started = subprocess.run([KAFKA_LOCAL, "start"], env=env, capture_output=True, text=True, timeout=600)
+    broker_dir = str(tmp_path_factory.mktemp("kafka") / "broker")
+    env = dict(os.environ, KAFKA_LOCAL_DIR=broker_dir)
+    try:
+        started = subprocess.run([KAFKA_LOCAL, "start"], env=env, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        tail = broker_log_tail(broker_dir)  # before stop deletes it
+        subprocess.run([KAFKA_LOCAL, "stop"], env=env, capture_output=True, timeout=120)
+        pytest.fail("scripts/kafka-local start did not finish within 600 s; the end of the broker's log:\n"
+                    + tail, pytrace=False)
     if started.returncode != 0:
-        pytest.fail("the local Kafka broker did not start:\n" + started.stdout + started.stderr[-4000:])
+        # The script's stderr names the cause and ends with the broker's log (whole: the
+        # cause is its first line).
+        pytest.fail(f"scripts/kafka-local start failed (exit {started.returncode}):\n{started.stderr}"
+                    f"{started.stdout}", pytrace=False)
     try:
         yield Broker(started.stdout.strip(), env)
     finally:
@@ -290,7 +309,7 @@ def test_a_broker_restarted_mid_stream_loses_nothing(broker, tmp_path):
     time.sleep(1.2)
     assert process.poll() is None, "the run ended before the broker could be restarted"
     restarted = subprocess.run([KAFKA_LOCAL, "restart"], env=broker.env, capture_output=True, text=True,
-                               timeout=180)
+                               timeout=300)
     assert restarted.returncode == 0, restarted.stderr
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
