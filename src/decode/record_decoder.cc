@@ -408,11 +408,12 @@ Status RecordDecoder::DecodeWithSimdjson(std::string_view bytes, DecodedRecord* 
   }
   // On-Demand validates only what it reads: the members it skips (those of the value, and
   // unknown fields) may still hold `NaN`, `tru`, a stray bracket or 100k-deep nesting, so the
-  // whole record is checked once more (fuzz/record_decoder_fuzz.cc). Not its numbers: the
-  // DOM parser refuses numbers beyond a double's range (1e400), which are JSON and which the
+  // whole record is checked once more (fuzz/record_decoder_fuzz.cc). Not its numbers nor its
+  // string escapes: the DOM parser refuses numbers beyond a double's range (1e400) and
+  // unpaired surrogate escapes (`"\ud800"`), which the grammar of JSON allows and which the
   // fast paths, reading strictly otherwise, accept in skipped members.
   const auto error = impl_->validator.parse(bytes.data(), bytes.size(), false).error();
-  if (error && error != simdjson::NUMBER_ERROR) {
+  if (error && error != simdjson::NUMBER_ERROR && error != simdjson::STRING_ERROR) {
     *record = DecodedRecord();
     return InvalidJson(error);
   }
