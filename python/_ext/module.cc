@@ -249,6 +249,12 @@ void BindReaders(nb::module_& m) {
              Check(self.Schema(resolver, &json));
              return json;
            })
+      .def("stored_key_count",
+           [](StateInspector& self, const std::string& resolver) {
+             uint64_t keys = 0;
+             Check(self.StoredKeyCount(resolver, &keys));
+             return keys;
+           })
       .def("state_keys",
            [](StateInspector& self, const std::string& resolver, size_t limit) {
              std::vector<std::string> keys;

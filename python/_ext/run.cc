@@ -51,23 +51,29 @@ RunStats Run(const EngineOptions& options, nb::list sources, nb::list resolvers,
     };
   }
 
-  std::unique_ptr<Engine> engine;
-  Check(Engine::Open(engine_options, &engine));
-  for (nb::handle source : sources) engine->AddSource(OpenSource(source));
+  // The sources and resolvers before the engine: a missing input file or a resolver that
+  // cannot be made fails before the state directory is opened, and so never creates one.
+  std::vector<std::unique_ptr<Source>> opened_sources;
+  for (nb::handle source : sources) opened_sources.push_back(OpenSource(source));
   std::vector<std::unique_ptr<PythonResolver>> python_resolvers;
+  std::vector<Resolver*> engine_resolvers;
   for (nb::handle resolver : resolvers) {
     if (nb::isinstance<PythonResolverConfig>(resolver)) {
       std::unique_ptr<PythonResolver> python_resolver;
       Check(PythonResolver::Create(nb::cast<const PythonResolverConfig&>(resolver),
                                    &python_resolver));
-      engine->AddResolver(python_resolver.get());
+      engine_resolvers.push_back(python_resolver.get());
       python_resolvers.push_back(std::move(python_resolver));
     } else if (nb::isinstance<Resolver>(resolver)) {
-      engine->AddResolver(nb::cast<Resolver*>(resolver));  // owned by its native module
+      engine_resolvers.push_back(nb::cast<Resolver*>(resolver));  // owned by its native module
     } else {
       throw nb::type_error("a resolver is a PythonResolverConfig or a native module's Resolver");
     }
   }
+  std::unique_ptr<Engine> engine;
+  Check(Engine::Open(engine_options, &engine));
+  for (std::unique_ptr<Source>& source : opened_sources) engine->AddSource(std::move(source));
+  for (Resolver* resolver : engine_resolvers) engine->AddResolver(resolver);
   RunStats stats;
   Status status = engine->Run(&stats);
   engine.reset();  // releases live states while the resolvers still exist

@@ -133,8 +133,28 @@ def cmd_state(args: argparse.Namespace) -> int:
         for key in client.state_keys(args.resolver, args.limit):
             print(key)
     elif args.state_command == "reset":
-        client.reset_state(args.resolver)
-        print(f"reset the state of {args.resolver}")
+        return _reset_state(client, args.resolver, args.yes)
+    return 0
+
+
+def _reset_state(client: Client, resolver: str, yes: bool) -> int:
+    """`state reset`: says what is lost and, without --yes, asks first (exit 1 if not given)."""
+    keys = client.stored_key_count(resolver)  # NotFoundError (exit 1) for an unknown resolver
+    if not yes:
+        print(f"statefold state reset {resolver} deletes the stored state of its {keys:,} keys. "
+              "The source positions stay, so its state starts empty at the next message: the "
+              "history before the current input position is lost for good (to rebuild it, run "
+              "the whole input again into a new state directory).", file=sys.stderr)
+        if not sys.stdin.isatty():
+            print("statefold: nothing was reset: confirm with --yes", file=sys.stderr)
+            return 1
+        print(f"Reset {resolver}? [y/N] ", end="", file=sys.stderr, flush=True)
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            print("statefold: nothing was reset", file=sys.stderr)
+            return 1
+    client.close()  # its reader of the directory, before the reset takes the lock
+    client.reset_state(resolver)
+    print(f"reset the state of {resolver} ({keys:,} keys)")
     return 0
 
 
@@ -241,8 +261,11 @@ def parser() -> argparse.ArgumentParser:
     sl = with_state_dir(ssub.add_parser("list", help="list the keys that have state"))
     sl.add_argument("resolver")
     sl.add_argument("--limit", type=int_option(0), default=1000, help="at most N keys (default 1000)")
-    sr = with_state_dir(ssub.add_parser("reset", help="delete all state of a resolver"))
+    sr = with_state_dir(ssub.add_parser(
+        "reset", help="delete all state of a resolver (its history before the current input "
+                      "position is lost: the source positions stay)"))
     sr.add_argument("resolver")
+    sr.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     s.set_defaults(func=cmd_state)
 
     st = with_state_dir(sub.add_parser("status", help="metrics of the last checkpoint: counters, lag"))

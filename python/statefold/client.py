@@ -230,8 +230,15 @@ class Client:
         limit = check_int("limit", limit, 0)
         return self._reader().state_keys(getattr(resolver, "name", resolver), limit)
 
+    def stored_key_count(self, resolver: Any) -> int:
+        """How many keys of the resolver have stored state; NotFoundError, naming the resolvers
+        that have state, when it has none."""
+        return self._reader().stored_key_count(getattr(resolver, "name", resolver))
+
     def reset_state(self, resolver: Any) -> None:
-        """Deletes every state of the resolver; fails while an engine runs on the directory."""
+        """Deletes every state of the resolver; fails while an engine runs on the directory, and
+        with NotFoundError when the resolver has no stored state. The source positions stay, so
+        the state starts empty at the next message: the history before it is lost."""
         self._require_state_dir()
         _ext.state_reset(self.state_dir, getattr(resolver, "name", resolver))
 

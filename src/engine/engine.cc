@@ -102,6 +102,7 @@ class Engine::Impl {
   Status Open() {
     StateStore::Options store_options;
     store_options.sync = options_.sync;
+    store_options.create_if_missing = true;  // only the engine makes a new state directory
     STATEFOLD_RETURN_IF_ERROR(StateStore::Open(options_.state_dir, store_options, &store_));
     return OpenOnlineStore({options_.online_store, options_.should_stop}, store_.get(), &online_);
   }

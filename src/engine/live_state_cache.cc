@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "state/state_layout.h"
+#include "state/state_schema.h"
 #include "statefold/state_codec.h"
 
 namespace statefold {
@@ -29,12 +30,16 @@ Status LiveStateCache::Open() {
     schema_pending_ = true;
   } else if (value != spec_.state_schema) {
     if (committed_keys_ > 0) {
+      // Both ways on drop the stored history: the message says so, and what changed.
       return Status::InvalidArgument(
           "the state schema of resolver " + spec_.name + " changed since its " +
-          std::to_string(committed_keys_) +
-          " stored states were written, and statefold does not migrate state yet: "
-          "reset it with `statefold state reset " +
-          spec_.name + "` or use a new resolver name");
+          std::to_string(committed_keys_) + " stored states were written (" +
+          DescribeSchemaChange(value, spec_.state_schema) +
+          "), and statefold does not migrate state yet. `statefold state reset " + spec_.name +
+          "` or a new resolver name would go on, but both lose the history before the "
+          "current input position: the source positions stay, so the state starts empty at "
+          "the next message. To keep the history, go back to the previous state type, or "
+          "run the whole input again into a new state directory");
     }
     schema_pending_ = true;
   }

@@ -48,6 +48,10 @@ Status StateInspector::Schema(std::string_view resolver, std::string* schema_jso
   return Status::Ok();
 }
 
+Status StateInspector::StoredKeyCount(std::string_view resolver, uint64_t* keys) {
+  return store_->StoredKeyCount(resolver, keys);
+}
+
 Status StateInspector::StatePayload(std::string_view resolver, std::string_view key,
                                     std::string* payload) {
   std::string stored;

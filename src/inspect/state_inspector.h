@@ -35,6 +35,9 @@ class StateInspector {
   Status StatePayload(std::string_view resolver, std::string_view key, std::string* payload);
   // Up to `limit` keys of `resolver`, in key order.
   Status ListKeys(std::string_view resolver, size_t limit, std::vector<std::string>* keys);
+  // How many keys of `resolver` have stored state; NotFound, naming the resolvers that have
+  // state, when it has none.
+  Status StoredKeyCount(std::string_view resolver, uint64_t* keys);
   // The stored schema JSON of `resolver`; NotFound if it has never checkpointed state.
   Status Schema(std::string_view resolver, std::string* schema_json);
   // The features of one entity; NotFound when the entity has none.
@@ -52,7 +55,9 @@ class StateInspector {
 };
 
 // Deletes every state of `resolver` (not its source positions, so processing does not
-// restart). Needs the state directory's lock: fails while an engine runs on it.
+// restart: the history before the current position is lost). Needs the state directory's
+// lock: fails while an engine runs on it. NotFound when the directory holds no state (it is
+// never created) or `resolver` has none.
 Status ResetResolverState(const std::string& state_dir, std::string_view resolver);
 
 }  // namespace statefold

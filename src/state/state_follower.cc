@@ -9,6 +9,15 @@ namespace statefold {
 StateFollower::StateFollower(std::string state_dir) : state_dir_(std::move(state_dir)) {}
 
 Status StateFollower::Open() {
+  if (generation() == 0) {
+    // A secondary instance opens even without a table file that its MANIFEST names (the
+    // writer may have just deleted it), and then reads around it. A read-only snapshot, which
+    // refuses such a directory as damaged, checks it once before the first generation.
+    StateStore::Options snapshot;
+    snapshot.mode = StateStore::Mode::kReadOnly;
+    std::unique_ptr<StateStore> check;
+    STATEFOLD_RETURN_IF_ERROR(StateStore::Open(state_dir_, snapshot, &check));
+  }
   StateStore::Options options;
   options.mode = StateStore::Mode::kFollower;
   std::unique_ptr<StateStore> store;

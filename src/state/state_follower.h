@@ -32,7 +32,8 @@ class StateFollower {
 
   // Opens a new instance of the directory and publishes it as the next generation. Fails with
   // NotFound while the directory holds no state yet (no engine has created it), or with the
-  // store's error (e.g. IOError while an engine is still creating it).
+  // store's error (e.g. IOError while an engine is still creating it, Corruption when it is
+  // damaged: the first Open checks that with a read-only snapshot).
   Status Open();
   // Makes the writer's commits so far visible to the current generation; after the writer has
   // flushed, opens and publishes the next generation instead. Before a first successful Open,

@@ -5,6 +5,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -346,6 +347,65 @@ Status ParseStateHeader(std::string_view stored, uint32_t* schema_version,
   *schema_version = static_cast<uint32_t>(version);
   *payload = stored.substr(1 + in.position());
   return Status::Ok();
+}
+
+namespace {
+
+void DescribeNodeChange(const SchemaNode& before, const SchemaNode& after, const std::string& path,
+                        std::vector<std::string>* changes) {
+  const std::string field = path.empty() ? "the state type" : "field " + path;
+  if (before.kind != SchemaKind::kRecord || after.kind != SchemaKind::kRecord) {
+    const std::string was = StateSchema::TypeName(before), now = StateSchema::TypeName(after);
+    if (was != now) changes->push_back(field + ": " + was + " \u2192 " + now);
+    return;
+  }
+  const std::string prefix = path.empty() ? "" : path + ".";
+  for (size_t i = 0; i < before.field_names.size(); ++i) {
+    const std::string& name = before.field_names[i];
+    auto it = std::find(after.field_names.begin(), after.field_names.end(), name);
+    if (it == after.field_names.end()) {
+      changes->push_back("field " + prefix + name + " removed (was " +
+                         StateSchema::TypeName(before.children[i]) + ")");
+    } else {
+      DescribeNodeChange(before.children[i], after.children[it - after.field_names.begin()],
+                         prefix + name, changes);
+    }
+  }
+  for (size_t i = 0; i < after.field_names.size(); ++i) {
+    const std::string& name = after.field_names[i];
+    if (std::find(before.field_names.begin(), before.field_names.end(), name) ==
+        before.field_names.end()) {
+      changes->push_back("field " + prefix + name + " added (" +
+                         StateSchema::TypeName(after.children[i]) + ")");
+    }
+  }
+  // The same fields in another order are stored in another order.
+  if (changes->empty() && before.field_names != after.field_names) {
+    changes->push_back((path.empty() ? "the fields" : "the fields of " + path) + " were reordered");
+  }
+}
+
+}  // namespace
+
+std::string DescribeSchemaChange(std::string_view before, std::string_view after) {
+  StateSchema was, now;
+  if (!StateSchema::Parse(before, &was).ok() || !StateSchema::Parse(after, &now).ok()) {
+    return "the stored schema and the new one differ";
+  }
+  std::vector<std::string> changes;
+  DescribeNodeChange(was.root(), now.root(), "", &changes);
+  if (was.root().kind == SchemaKind::kRecord && now.root().kind == SchemaKind::kRecord &&
+      was.root().name != now.root().name) {
+    changes.insert(changes.begin(),
+                   "the state type " + was.root().name + " \u2192 " + now.root().name);
+  }
+  if (changes.empty()) {
+    return "a type of the state is defined differently in a way its name does not show (such "
+           "as an enum's values)";
+  }
+  std::string text;
+  for (const std::string& change : changes) text += (text.empty() ? "" : "; ") + change;
+  return text;
 }
 
 }  // namespace statefold

@@ -60,4 +60,11 @@ class StateSchema {
   SchemaNode root_;
 };
 
+// What changed from the schema JSON `before` to `after`, for an error message a user can act
+// on: "field total added (int); field seen: set[str] → list[str]; field note removed (was
+// str)", nested record fields by path ("field profile.age: int → str"). Falls back to the two
+// type names when a schema does not parse or the difference is in what a type name does not
+// show (an enum's values).
+std::string DescribeSchemaChange(std::string_view before, std::string_view after);
+
 }  // namespace statefold

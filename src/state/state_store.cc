@@ -3,14 +3,20 @@
 #include "state/state_store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/metadata.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include <algorithm>
+#include <cstdarg>
 #include <filesystem>
+#include <mutex>
 
 #include "state/dead_letter_record.h"
 #include "state/state_layout.h"
@@ -18,14 +24,197 @@
 namespace statefold {
 namespace {
 
+namespace fs = std::filesystem;
+
 const char* const kFamilyNames[] = {rocksdb::kDefaultColumnFamilyName.c_str(), "state", "online",
                                     "dead_letters"};
 
-Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+// The one message of a damaged state directory, whichever mode found it. `where` is the
+// directory or the file at fault.
+Status Damaged(const std::string& where, std::string_view reason) {
+  return Status::Corruption("the state directory is damaged: " + std::string(reason) + " (" +
+                            where +
+                            "); restore it from a backup, or remove it to start over (its "
+                            "state, feature values and dead letters are lost then)");
+}
+
+Status Full(const std::string& dir, std::string_view reason) {
+  return Status::IOError("the state directory is full (" + dir + ": " + std::string(reason) +
+                         "); free space and run again");
+}
+
+// A RocksDB status met in `dir` as statefold's.
+Status MapRocks(const rocksdb::Status& s, const std::string& dir, std::string_view what) {
   if (s.ok()) return Status::Ok();
+  // A file that the database names is gone, or one that does not read: the same damage.
+  if (s.IsCorruption() || s.IsPathNotFound())
+    return Damaged(dir, std::string(what) + ": " + s.ToString());
+  if (s.IsNoSpace()) return Full(dir, s.ToString());
   if (s.IsNotFound()) return Status::NotFound(std::string(what) + ": " + s.ToString());
-  if (s.IsCorruption()) return Status::Corruption(std::string(what) + ": " + s.ToString());
   return Status::IOError(std::string(what) + ": " + s.ToString());
+}
+
+// RocksDB's info log (warnings and errors), written by statefold rather than by RocksDB's own
+// file writer. RocksDB 7.8's writer asserts when it is used again after a failed write, so on
+// a full disk its second LOG line aborted the process; this one drops a line it cannot write.
+// The writer's lines wait in memory until its open succeeded (Start): a refused open leaves
+// the directory as it was. Readers never start theirs: they never write into the directory.
+class InfoLog : public rocksdb::Logger {
+ public:
+  explicit InfoLog(bool buffer)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), buffer_(buffer) {}
+  ~InfoLog() override {
+    if (file_ != nullptr) ::fclose(file_);
+  }
+
+  // Appends what was logged so far, and from now on every line, to `dir`/LOG (which keeps one
+  // older generation, LOG.old, once it grew large).
+  void Start(const std::string& dir) {
+    const fs::path log = fs::path(dir) / "LOG";
+    std::error_code ec;
+    if (fs::file_size(log, ec) > (4u << 20) && !ec) fs::rename(log, fs::path(dir) / "LOG.old", ec);
+    std::lock_guard<std::mutex> lock(mutex_);
+    file_ = ::fopen(log.c_str(), "a");
+    Write(pending_);
+    pending_.clear();
+    buffer_ = false;
+  }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[2048];
+    const time_t now = ::time(nullptr);
+    struct tm utc;
+    ::gmtime_r(&now, &utc);
+    size_t n = ::strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &utc);
+    const int written = ::vsnprintf(line + n, sizeof(line) - n - 1, format, ap);
+    if (written > 0) n = std::min(sizeof(line) - 2, n + static_cast<size_t>(written));
+    line[n++] = '\n';
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (buffer_) {
+      if (pending_.size() < (64u << 10)) pending_.append(line, n);
+    } else {
+      Write(std::string_view(line, n));
+    }
+  }
+
+ private:
+  // A line that does not fit on the disk is dropped: the write's own status reports it.
+  void Write(std::string_view text) {
+    if (file_ == nullptr || text.empty()) return;
+    if (::fwrite(text.data(), 1, text.size(), file_) != text.size() || ::fflush(file_) != 0) {
+      ::clearerr(file_);
+    }
+  }
+
+  std::mutex mutex_;
+  bool buffer_;
+  std::string pending_;   // before Start
+  FILE* file_ = nullptr;  // after Start
+};
+
+bool IsTableOrLogFile(const fs::path& file) {
+  const std::string extension = file.extension().string();
+  return extension == ".sst" || extension == ".log" || extension == ".blob";
+}
+
+// What Open finds in `dir` before RocksDB opens it: whether it holds no database yet
+// (`*brand_new`: it does not exist, is empty, or a creation stopped before anything was
+// stored), else the column families its MANIFEST names. Fails on a directory whose database is
+// damaged or that holds something other than a state directory.
+Status InspectDirectory(const std::string& dir, const rocksdb::DBOptions& db_options,
+                        bool* brand_new, std::vector<std::string>* families) {
+  *brand_new = false;
+  families->clear();
+  std::error_code ec;
+  const fs::file_status status = fs::status(dir, ec);
+  if (status.type() == fs::file_type::not_found) {
+    *brand_new = true;
+    return Status::Ok();
+  }
+  if (ec) return Status::IOError("cannot read state directory " + dir + ": " + ec.message());
+  if (status.type() != fs::file_type::directory) {
+    return Status::InvalidArgument("state directory " + dir + " is not a directory");
+  }
+  bool has_current = false;
+  std::vector<std::string> stored, others;  // files with data; files that are not RocksDB's
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name == "CURRENT") {
+      has_current = true;
+    } else if (IsTableOrLogFile(entry.path())) {
+      std::error_code size_error;
+      if (entry.file_size(size_error) > 0) stored.push_back(name);
+    } else if (name != "IDENTITY" && name != "LOCK" && name.rfind("LOG", 0) != 0 &&
+               name.rfind("MANIFEST-", 0) != 0 && name.rfind("OPTIONS-", 0) != 0 &&
+               entry.path().extension() != ".dbtmp") {
+      others.push_back(name);
+    }
+  }
+  if (ec) return Status::IOError("cannot list state directory " + dir + ": " + ec.message());
+  if (!has_current) {
+    if (!stored.empty()) {
+      return Damaged(
+          (fs::path(dir) / "CURRENT").string(),
+          "its CURRENT file is missing, though it holds stored data (" + stored[0] +
+              (stored.size() > 1 ? " and " + std::to_string(stored.size() - 1) + " more files"
+                                 : std::string()) +
+              ")");
+    }
+    if (!others.empty()) {
+      return Status::InvalidArgument("state directory " + dir + " holds other files (such as " +
+                                     others[0] +
+                                     ") and no statefold state: name a new or empty directory");
+    }
+    *brand_new = true;  // empty, or a creation that stopped before its first write
+    return Status::Ok();
+  }
+  rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, dir, families);
+  if (!listed.ok()) {
+    if (listed.IsNoSpace()) return Full(dir, listed.ToString());
+    if (listed.IsIOError() && !listed.IsPathNotFound()) {
+      return Status::IOError("cannot read state directory " + dir + ": " + listed.ToString());
+    }
+    return Damaged(dir,
+                   "its CURRENT file or the MANIFEST it names does not read: " + listed.ToString());
+  }
+  return Status::Ok();
+}
+
+// Whether a database with column families `families` holds nothing at all: a creation that
+// stopped between creating its column families. (A directory with table files never is.)
+Status HoldsNothing(const std::string& dir, const rocksdb::DBOptions& db_options,
+                    const std::vector<std::string>& families, bool* nothing) {
+  *nothing = false;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".sst") return Status::Ok();
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : families)
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &handles, &raw);
+  if (!s.ok()) return MapRocks(s, dir, "cannot open state directory " + dir);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  bool empty = true;
+  for (rocksdb::ColumnFamilyHandle* handle : handles) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handle));
+    it->SeekToFirst();
+    if (it->Valid() || !it->status().ok()) empty = false;
+  }
+  for (rocksdb::ColumnFamilyHandle* handle : handles) db->DestroyColumnFamilyHandle(handle);
+  *nothing = empty;
+  return Status::Ok();
+}
+
+bool StatIdentity(const std::string& path, uint64_t* device, uint64_t* inode) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return false;
+  *device = static_cast<uint64_t>(st.st_dev);
+  *inode = static_cast<uint64_t>(st.st_ino);
+  return true;
 }
 
 std::string StateKey(std::string_view resolver, std::string_view key) {
@@ -76,15 +265,66 @@ Status StateStore::Open(const std::string& dir, const Options& options,
                         std::unique_ptr<StateStore>* store) {
   std::unique_ptr<StateStore> s(new StateStore());
   s->options_ = options;
+  s->dir_ = dir;
   rocksdb::DBOptions db_options;
   const bool writer = options.mode == Mode::kReadWrite;
-  db_options.create_if_missing = writer;
-  db_options.create_missing_column_families = writer;
+  if (options.env != nullptr) db_options.env = options.env;
   db_options.max_background_jobs = 2;
   // One engine writes (one WriteBatch per checkpoint): plain memtable inserts, no CAS.
   db_options.allow_concurrent_memtable_write = false;
+  auto info_log = std::make_shared<InfoLog>(/*buffer=*/writer);
+  s->info_log_ = info_log;
+  db_options.info_log = info_log;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  db_options.keep_log_file_num = 2;
+
+  bool brand_new = false;
+  std::vector<std::string> families;
+  STATEFOLD_RETURN_IF_ERROR(InspectDirectory(dir, db_options, &brand_new, &families));
+  bool create_families = false;
+  if (!brand_new) {
+    std::vector<std::string> missing, unknown;
+    for (const char* name : kFamilyNames) {
+      if (std::find(families.begin(), families.end(), name) == families.end()) {
+        missing.push_back(name);
+      }
+    }
+    for (const std::string& name : families) {
+      if (std::find_if(std::begin(kFamilyNames), std::end(kFamilyNames),
+                       [&](const char* n) { return name == n; }) == std::end(kFamilyNames)) {
+        unknown.push_back(name);
+      }
+    }
+    if (!unknown.empty()) {
+      return Status::InvalidArgument("state directory " + dir +
+                                     " holds a database that is not statefold's (column family " +
+                                     unknown[0] + "): name a new or empty directory");
+    }
+    if (!missing.empty()) {
+      bool nothing = false;
+      STATEFOLD_RETURN_IF_ERROR(HoldsNothing(dir, db_options, families, &nothing));
+      if (!nothing) {
+        std::string names;
+        for (const std::string& name : missing) names += (names.empty() ? "" : ", ") + name;
+        return Damaged(dir, "its MANIFEST names no column family " + names +
+                                ", though the database holds data");
+      }
+      brand_new = true;  // a creation that stopped between its column families
+      create_families = true;
+    }
+  }
+  if (brand_new && !(writer && options.create_if_missing)) {
+    return Status::NotFound("no statefold state in " + dir + " (run `statefold run` first)");
+  }
+  if (writer) {
+    db_options.create_if_missing = brand_new;
+    db_options.create_missing_column_families = create_families || brand_new;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+      if (ec == std::errc::no_space_on_device) return Full(dir, ec.message());
+      return Status::IOError("cannot create state directory " + dir + ": " + ec.message());
+    }
+  }
 
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -98,22 +338,16 @@ Status StateStore::Open(const std::string& dir, const Options& options,
 
   rocksdb::DB* db = nullptr;
   rocksdb::Status status;
-  if (!writer && !std::filesystem::exists(std::filesystem::path(dir) / "CURRENT")) {
-    return Status::NotFound("no statefold state in " + dir + " (run `statefold run` first)");
-  }
   if (options.mode == Mode::kReadOnly) {
     status = rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &s->families_, &db);
   } else if (options.mode == Mode::kFollower) {
-    std::string scratch =
-        (std::filesystem::temp_directory_path() / "statefold-follower-XXXXXX").string();
+    std::string scratch = (fs::temp_directory_path() / "statefold-follower-XXXXXX").string();
     if (::mkdtemp(scratch.data()) == nullptr) return Status::IOError("cannot create " + scratch);
     s->follower_dir_ = scratch;
     db_options.max_open_files = -1;  // required by RocksDB secondary instances
     status =
         rocksdb::DB::OpenAsSecondary(db_options, dir, scratch, descriptors, &s->families_, &db);
   } else {
-    std::error_code ignored;
-    std::filesystem::create_directories(dir, ignored);
     status = rocksdb::DB::Open(db_options, dir, descriptors, &s->families_, &db);
   }
   if (!status.ok()) {
@@ -121,7 +355,7 @@ Status StateStore::Open(const std::string& dir, const Options& options,
       return Status::IOError("state directory " + dir +
                              " is in use by another statefold process: " + status.ToString());
     }
-    return FromRocks(status, "cannot open state directory " + dir);
+    return MapRocks(status, dir, "cannot open state directory " + dir);
   }
   s->db_.reset(db);
   s->meta_ = s->families_[0];
@@ -129,8 +363,35 @@ Status StateStore::Open(const std::string& dir, const Options& options,
   s->online_ = s->families_[2];
   s->dead_letters_ = s->families_[3];
   if (options.mode == Mode::kFollower) s->newest_level0_file_ = s->NewestLevel0File();
+  if (writer) info_log->Start(dir);
+  if (writer &&
+      (!StatIdentity(dir, &s->dir_device_, &s->dir_inode_) ||
+       !StatIdentity((fs::path(dir) / "LOCK").string(), &s->lock_device_, &s->lock_inode_))) {
+    return Status::IOError("state directory " + dir + " disappeared while it was opened");
+  }
   *store = std::move(s);
   return Status::Ok();
+}
+
+Status StateStore::FromRocks(const rocksdb::Status& status, std::string_view what) const {
+  return MapRocks(status, dir_, what);
+}
+
+Status StateStore::CheckDirectoryIsTheOneOpened() const {
+  if (dir_inode_ == 0) return Status::Ok();  // not the writer
+  uint64_t device, inode;
+  const bool dir_same =
+      StatIdentity(dir_, &device, &inode) && device == dir_device_ && inode == dir_inode_;
+  const bool lock_same = dir_same &&
+                         StatIdentity((fs::path(dir_) / "LOCK").string(), &device, &inode) &&
+                         device == lock_device_ && inode == lock_inode_;
+  if (lock_same) return Status::Ok();
+  return Status::IOError(
+      "the state directory " + dir_ + " was " +
+      (dir_same ? "changed (its LOCK file was deleted or replaced)" : "deleted or replaced") +
+      " while this run was writing to it: the checkpoint is not stored, nor anything this run "
+      "committed before into a deleted directory. Find what removes it, then run again (a "
+      "missing directory starts over from the beginning of the input)");
 }
 
 StateStore::~StateStore() {
@@ -175,7 +436,12 @@ Status StateStore::Flush() {
 Status StateStore::Commit(CheckpointBatch* batch) {
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync;
-  Status status = FromRocks(db_->Write(write_options, batch->batch_.get()), "checkpoint failed");
+  // Before the write, and after it: a directory deleted during the write took it along.
+  Status status = CheckDirectoryIsTheOneOpened();
+  if (status.ok()) {
+    status = FromRocks(db_->Write(write_options, batch->batch_.get()), "checkpoint failed");
+  }
+  if (status.ok()) status = CheckDirectoryIsTheOneOpened();
   batch->batch_->Clear();
   return status;
 }
@@ -211,7 +477,32 @@ Status StateStore::ScanStates(
   });
 }
 
+Status StateStore::StoredKeyCount(std::string_view resolver, uint64_t* keys) {
+  std::string value;
+  bool found;
+  STATEFOLD_RETURN_IF_ERROR(GetMeta(state_layout::SchemaKey(resolver), &value, &found));
+  if (!found) {
+    std::string names;
+    const std::string prefix = state_layout::SchemaKey("");
+    STATEFOLD_RETURN_IF_ERROR(Scan(meta_, prefix, [&](std::string_view key, std::string_view) {
+      std::string_view name = key.substr(prefix.size());
+      if (name.find('/') == std::string_view::npos) {
+        names += (names.empty() ? "" : ", ") + std::string(name);
+      }
+      return true;
+    }));
+    return Status::NotFound(
+        "resolver " + std::string(resolver) + " has no stored state in " + dir_ +
+        (names.empty() ? " (no resolver has)" : " (resolvers with stored state: " + names + ")"));
+  }
+  STATEFOLD_RETURN_IF_ERROR(GetMeta(state_layout::KeyCountKey(resolver), &value, &found));
+  *keys = found ? std::stoull(value) : 0;
+  return Status::Ok();
+}
+
 Status StateStore::ResetResolver(std::string_view resolver) {
+  uint64_t keys;
+  STATEFOLD_RETURN_IF_ERROR(StoredKeyCount(resolver, &keys));
   std::string begin = StateKey(resolver, "");
   std::string end = std::string(resolver) + '\1';
   rocksdb::WriteBatch batch;

@@ -12,6 +12,7 @@
 #include "scratch_dir.h"
 #include "state/state_layout.h"
 #include "state/state_store.h"
+#include "temp_state_dir.h"
 
 namespace statefold {
 namespace {
@@ -19,7 +20,7 @@ namespace {
 class EmbeddedOnlineStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(StateStore::Open(dir_ / "state", StateStore::Options(), &state_).ok());
+    ASSERT_TRUE(StateStore::Open(dir_ / "state", testing::WriterOptions(), &state_).ok());
     OnlineStoreOptions options;  // url "": the embedded store
     Status status = OpenOnlineStore(options, state_.get(), &online_);
     ASSERT_TRUE(status.ok()) << status.ToString();

@@ -18,6 +18,7 @@
 #include "state/state_layout.h"
 #include "state/state_store.h"
 #include "statefold/engine.h"
+#include "temp_state_dir.h"
 #include "test_resolver.h"
 
 namespace statefold {
@@ -297,7 +298,7 @@ TEST_F(FeatureServiceTest, FollowsLaterRunsOfTheEngine) {
 
 TEST_F(FeatureServiceTest, ServesWhatTheEngineFlushedBeforeTheServerCaughtUp) {
   std::unique_ptr<StateStore> writer;
-  ASSERT_TRUE(StateStore::Open(state_dir_, StateStore::Options(), &writer).ok());
+  ASSERT_TRUE(StateStore::Open(state_dir_, testing::WriterOptions(), &writer).ok());
   std::unique_ptr<OnlineStore> online = NewEmbeddedOnlineStore(writer.get());
   // A checkpoint: a feature value, and the run's status with as many messages.
   auto commit = [&](int count, int64_t offset) {

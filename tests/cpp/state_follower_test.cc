@@ -15,6 +15,7 @@
 #include "state/run_status.h"
 #include "state/state_layout.h"
 #include "state/state_store.h"
+#include "temp_state_dir.h"
 
 namespace statefold {
 namespace {
@@ -27,7 +28,7 @@ class FollowerTest : public ::testing::Test {
              ::testing::UnitTest::GetInstance()->current_test_info()->name()))
                .string();
     std::filesystem::remove_all(dir_);
-    ASSERT_TRUE(StateStore::Open(dir_, StateStore::Options(), &writer_).ok());
+    ASSERT_TRUE(StateStore::Open(dir_, testing::WriterOptions(), &writer_).ok());
     online_ = NewEmbeddedOnlineStore(writer_.get());
   }
   void TearDown() override {

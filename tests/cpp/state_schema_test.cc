@@ -54,5 +54,43 @@ TEST(StateSchemaTest, RejectsMalformedSchemas) {
   EXPECT_FALSE(StateSchema::Parse(R"({"kind":"list"})", &schema).ok());
 }
 
+// A record schema "S" with `fields`, each {"name":..., "type":...} JSON.
+std::string Record(const std::string& name, const std::string& fields) {
+  return R"({"kind":"record","name":")" + name + R"(","fields":[)" + fields + "]}";
+}
+
+TEST(StateSchemaTest, DescribeSchemaChangeNamesEachFieldWithItsOldAndNewType) {
+  const std::string before =
+      Record("S", R"({"name":"seen","type":{"kind":"set","items":{"kind":"str"}}},
+                     {"name":"note","type":{"kind":"str"}},
+                     {"name":"profile","type":)" +
+                      Record("P", R"({"name":"age","type":{"kind":"int"}})") + "}");
+  const std::string after =
+      Record("S", R"({"name":"seen","type":{"kind":"list","items":{"kind":"str"}}},
+                     {"name":"profile","type":)" +
+                      Record("P", R"({"name":"age","type":{"kind":"str"}})") + R"(},
+                     {"name":"total","type":{"kind":"int"}})");
+  EXPECT_EQ(DescribeSchemaChange(before, after),
+            "field seen: set[str] \u2192 list[str]; field note removed (was str); "
+            "field profile.age: int \u2192 str; field total added (int)");
+}
+
+TEST(StateSchemaTest, DescribeSchemaChangeOfTheTypeItselfAndOfWhatNamesDoNotShow) {
+  EXPECT_EQ(DescribeSchemaChange(R"({"kind":"int"})", R"({"kind":"str"})"),
+            "the state type: int \u2192 str");
+  const std::string a = R"({"name":"a","type":{"kind":"int"}})";
+  const std::string b = R"({"name":"b","type":{"kind":"int"}})";
+  EXPECT_EQ(DescribeSchemaChange(Record("S", a + "," + b), Record("S", b + "," + a)),
+            "the fields were reordered");
+  EXPECT_EQ(DescribeSchemaChange(Record("S", a), Record("T", a)), "the state type S \u2192 T");
+  const std::string colors =
+      R"({"name":"c","type":{"kind":"enum","name":"Color","value_kind":"str"}})";
+  EXPECT_NE(DescribeSchemaChange(Record("S", colors), Record("S", colors + " "))
+                .find("such as an enum's values"),
+            std::string::npos);
+  EXPECT_EQ(DescribeSchemaChange("not json", Record("S", a)),
+            "the stored schema and the new one differ");
+}
+
 }  // namespace
 }  // namespace statefold

@@ -16,6 +16,7 @@
 #include "scratch_dir.h"
 #include "state/dead_letter_record.h"
 #include "state/state_layout.h"
+#include "temp_state_dir.h"
 
 namespace statefold {
 namespace {
@@ -42,6 +43,7 @@ class StateStoreTest : public ::testing::Test {
   std::unique_ptr<StateStore> Open(StateStore::Mode mode = StateStore::Mode::kReadWrite) {
     StateStore::Options options;
     options.mode = mode;
+    options.create_if_missing = mode == StateStore::Mode::kReadWrite;
     std::unique_ptr<StateStore> store;
     Status status = StateStore::Open(dir_ / "state", options, &store);
     EXPECT_TRUE(status.ok()) << status.ToString();
@@ -138,7 +140,7 @@ TEST_F(StateStoreTest, ReadersOfAMissingDirectoryGetNotFoundAndCreateNothing) {
 TEST_F(StateStoreTest, TheLockRefusesASecondWriterUntilTheFirstCloses) {
   std::unique_ptr<StateStore> first = Open();
   std::unique_ptr<StateStore> second;
-  Status status = StateStore::Open(dir_ / "state", StateStore::Options(), &second);
+  Status status = StateStore::Open(dir_ / "state", testing::WriterOptions(), &second);
   EXPECT_EQ(status.code(), Status::Code::kIOError) << status.ToString();
   EXPECT_NE(status.message().find("is in use by another statefold process"), std::string::npos)
       << status.message();
@@ -178,6 +180,7 @@ TEST_F(StateStoreTest, CommitClearsTheBatchForTheNextCheckpoint) {
   std::unique_ptr<StateStore> store = Open();
   CheckpointBatch batch(store.get());
   batch.PutState("r", "u1", "first");
+  batch.PutMeta(state_layout::SchemaKey("r"), "{schema}");
   ASSERT_TRUE(store->Commit(&batch).ok());
   ASSERT_TRUE(store->ResetResolver("r").ok());
   batch.PutState("r", "u2", "second");
@@ -295,8 +298,13 @@ TEST_F(StateStoreTest, ResetResolverDeletesItsStatesSchemaAndKeyCountOnly) {
   EXPECT_EQ(Positions(store.get(), "logins"), std::vector<std::string>{"0:2:50"});
   EXPECT_EQ(Online(store.get(), "").size(), 1u);
   EXPECT_EQ(DeadLetters(store.get()).size(), 1u);
-  // Resetting a resolver without state is not an error.
-  EXPECT_TRUE(store->ResetResolver("never-ran").ok());
+  // Resetting a resolver without state is an error that names those with state.
+  Status unknown = store->ResetResolver("never-ran");
+  EXPECT_TRUE(unknown.IsNotFound()) << unknown.ToString();
+  EXPECT_NE(unknown.message().find("resolver never-ran has no stored state"), std::string::npos)
+      << unknown.message();
+  EXPECT_NE(unknown.message().find("(resolvers with stored state: r2)"), std::string::npos)
+      << unknown.message();
 }
 
 TEST_F(StateStoreTest, PositionsAreKeptPerSourceAndPartitionAndTheLatestWins) {

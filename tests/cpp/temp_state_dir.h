@@ -12,6 +12,13 @@
 
 namespace statefold::testing {
 
+// The options of the engine's writer: it creates a state directory that does not exist yet.
+inline StateStore::Options WriterOptions() {
+  StateStore::Options options;
+  options.create_if_missing = true;
+  return options;
+}
+
 class TempStateDir {
  public:
   TempStateDir() {
@@ -31,7 +38,7 @@ class TempStateDir {
   // The writer's store, opened on first use.
   StateStore* store() {
     if (store_ == nullptr) {
-      Status status = StateStore::Open(path_, StateStore::Options(), &store_);
+      Status status = StateStore::Open(path_, WriterOptions(), &store_);
       EXPECT_TRUE(status.ok()) << status.ToString();
     }
     return store_.get();

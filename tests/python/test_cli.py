@@ -64,7 +64,7 @@ def test_cli_state_get(login_state_dir, statefold_cli):
 def test_cli_state_list_and_reset(login_state_dir, statefold_cli):
     listed = statefold_cli("state", "list", "track_unique_ips", "--state-dir", login_state_dir, check=True)
     assert sorted(listed.stdout.split()) == ["u1", "u2"]
-    reset = statefold_cli("state", "reset", "track_unique_ips", "--state-dir", login_state_dir, check=True)
+    reset = statefold_cli("state", "reset", "track_unique_ips", "--yes", "--state-dir", login_state_dir, check=True)
     assert "track_unique_ips" in reset.stdout
     listed = statefold_cli("state", "list", "track_unique_ips", "--state-dir", login_state_dir, check=True)
     assert listed.stdout == ""
@@ -86,7 +86,7 @@ def test_cli_dead_letters_prints_json_lines(login_state_dir, statefold_cli):
 
 
 def test_cli_run_after_reset_starts_from_initial_state(tmp_path, login_state_dir, statefold_cli):
-    statefold_cli("state", "reset", "track_unique_ips", "--state-dir", login_state_dir, check=True)
+    statefold_cli("state", "reset", "track_unique_ips", "--yes", "--state-dir", login_state_dir, check=True)
     path = tmp_path / "logins.jsonl"  # the fixture's input; the source resumes after its end
     with path.open("a") as f:
         f.write(json.dumps(login("u1", "10.9.9.9", timestamp=9_000)) + "\n")
