@@ -51,10 +51,12 @@ RunStats Run(const EngineOptions& options, nb::list sources, nb::list resolvers,
     };
   }
 
+  // Declared before the engine, so that on every path out (an exception included) the engine
+  // is destroyed first: it releases its live states through the resolvers.
+  std::vector<std::unique_ptr<PythonResolver>> python_resolvers;
   std::unique_ptr<Engine> engine;
   Check(Engine::Open(engine_options, &engine));
   for (nb::handle source : sources) engine->AddSource(OpenSource(source));
-  std::vector<std::unique_ptr<PythonResolver>> python_resolvers;
   for (nb::handle resolver : resolvers) {
     if (nb::isinstance<PythonResolverConfig>(resolver)) {
       std::unique_ptr<PythonResolver> python_resolver;
