@@ -16,4 +16,7 @@ void AppendJsonString(std::string_view text, std::string* out);
 // null for NaN and infinities (JSON has neither).
 void AppendJsonDouble(double value, std::string* out);
 
+// Appends `bytes` (any bytes) as a JSON string of their base64 (RFC 4648, padded).
+void AppendJsonBase64(std::string_view bytes, std::string* out);
+
 }  // namespace statefold
