@@ -88,7 +88,9 @@ class Engine {
   // Fails on store errors or a state schema that changed under stored state; bad messages
   // and failing resolvers never fail the run, they become dead letters. A resolver that
   // interrupts (ResolverOutput::Interrupt) ends the run with Aborted and no checkpoint, and
-  // so does should_stop while a checkpoint waits for an unreachable online store.
+  // so does should_stop while a checkpoint waits for an unreachable online store, and so does
+  // a failed allocation (std::bad_alloc is not thrown through Run). After any failure the
+  // engine may be destroyed as usual.
   Status Run(RunStats* stats);
 
  private:

@@ -25,4 +25,7 @@ std::string NonFiniteFeatureReason(double value);
 // strtod read back. REQUIRES: !std::isfinite(value).
 std::string_view NonFiniteJsonString(double value);
 
+// Appends `bytes` (any bytes) as a JSON string of their base64 (RFC 4648, padded).
+void AppendJsonBase64(std::string_view bytes, std::string* out);
+
 }  // namespace statefold

@@ -22,6 +22,10 @@ struct RawRecord {
   int32_t partition = 0;
   int64_t offset = 0;
   bool unterminated = false;  // the last line of a file, without its newline (yet)
+  // Non-empty: the source could not hand out this record as it is in the source (a line
+  // longer than the record limit, whose `bytes` are then only its first bytes); the record
+  // is a dead letter with this reason. Valid as long as the batch.
+  std::string_view error;
 
   bool enveloped = true;
   bool has_key = false;  // native records: the fields below
@@ -56,8 +60,9 @@ struct DeadLetter {
   // line, or a native record's value). Letters bound for the state directory keep at most
   // its first 4 KiB.
   std::string value;
-  int64_t timestamp_ms = 0;  // the message's event time
-  std::string state_key;     // the key its resolver keyed the message by, when known
+  bool has_timestamp = false;  // the message has an event time (a record that did not
+  int64_t timestamp_ms = 0;    // decode may not): this
+  std::string state_key;       // the key its resolver keyed the message by, when known
 };
 
 class Source {
@@ -74,6 +79,11 @@ class Source {
   // AtEnd() true means the input is exhausted.
   virtual Status Poll(size_t max_records, std::vector<RawRecord>* batch) = 0;
   virtual bool AtEnd() const = 0;
+
+  // Records longer than `max_bytes` are dead letters: the source need not read them whole,
+  // and may hand out only their first bytes, with RawRecord::error naming their size. The
+  // engine calls this with EngineOptions::max_message_bytes before the first Poll.
+  virtual void LimitRecordBytes(size_t max_bytes) { (void)max_bytes; }
 
   // Called for an unterminated record that does not decode: it may still be being written,
   // so the source stops before it and delivers it again in a later run.

@@ -267,10 +267,18 @@ void BindReaders(nb::module_& m) {
              Check(self.ReadRunStatus(&status));
              return status;
            })
-      .def("dead_letters", [](StateInspector& self, size_t limit) {
+      .def("dead_letters",
+           [](StateInspector& self, size_t limit) {
+             std::vector<std::string> records;
+             Check(self.DeadLetters(limit, &records));
+             return records;
+           })
+      // The first `limit` records and how many there are after them.
+      .def("dead_letters_and_more", [](StateInspector& self, size_t limit) {
         std::vector<std::string> records;
-        Check(self.DeadLetters(limit, &records));
-        return records;
+        uint64_t more = 0;
+        Check(self.DeadLetters(limit, &records, &more));
+        return std::make_pair(records, more);
       });
 
   // An online store named by a URL (redis://...), for Client(online_store=...): features()

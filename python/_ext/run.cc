@@ -53,6 +53,8 @@ RunStats Run(const EngineOptions& options, nb::list sources, nb::list resolvers,
 
   // The sources and resolvers before the engine: a missing input file or a resolver that
   // cannot be made fails before the state directory is opened, and so never creates one.
+  // The resolvers are declared before the engine, so that on every path out (an exception
+  // included) the engine is destroyed first: it releases its live states through them.
   std::vector<std::unique_ptr<Source>> opened_sources;
   for (nb::handle source : sources) opened_sources.push_back(OpenSource(source));
   std::vector<std::unique_ptr<PythonResolver>> python_resolvers;

@@ -182,8 +182,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:
-    for record in Client(args.state_dir, follow=False).dead_letters(args.limit):
+    records, more = Client(args.state_dir, follow=False).dead_letters_and_more(args.limit)
+    for record in records:
         print(json.dumps(record))
+    if more:  # on stderr: stdout stays JSON Lines
+        print(f"… and {more:,} more (--limit {args.limit:,})", file=sys.stderr)
     return 0
 
 

@@ -243,9 +243,16 @@ class Client:
         _ext.state_reset(self.state_dir, getattr(resolver, "name", resolver))
 
     def dead_letters(self, limit: int = 1000) -> List[Dict[str, Any]]:
-        """Up to `limit` (0 or more) dead letters, in the order they were recorded."""
+        """The first `limit` (0 or more) dead letters, in the order they were recorded
+        (docs/semantics.md lists their members)."""
         limit = check_int("limit", limit, 0)
         return [json.loads(r) for r in self._reader().dead_letters(limit)]
+
+    def dead_letters_and_more(self, limit: int = 1000) -> Tuple[List[Dict[str, Any]], int]:
+        """The first `limit` dead letters and how many more there are after them."""
+        limit = check_int("limit", limit, 0)
+        records, more = self._reader().dead_letters_and_more(limit)
+        return [json.loads(r) for r in records], more
 
     def run_status(self) -> Any:
         """The metrics stored with the last checkpoint as a typed, read-only _ext.RunStatus

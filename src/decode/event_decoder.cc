@@ -300,6 +300,14 @@ bool IsName(simdjson::ondemand::raw_json_string key, std::string_view name) {
   return raw[name.size()] == '"' && short_bytes::SameBytes(raw, name.data(), name.size());
 }
 
+// Whether a member's raw name holds an escape sequence.
+bool HasEscape(simdjson::ondemand::raw_json_string key) {
+  for (const char* c = key.raw(); *c != '"'; ++c) {
+    if (*c == '\\') return true;
+  }
+  return false;
+}
+
 // Parses values of a layout with simdjson into FieldValues in `arena`. On failure sets
 // *error, naming the field's path.
 class SimdjsonDecoder {
@@ -318,14 +326,23 @@ class SimdjsonDecoder {
         return Malformed("malformed JSON in ", path, error, /*message=*/true);
       }
       simdjson::ondemand::raw_json_string key = field.key();
-      for (size_t i = 0; i < layout.fields.size(); ++i) {
-        const EventField& f = layout.fields[i];
-        if (!IsName(key, f.name)) continue;
-        seen |= uint64_t{1} << i;
-        const Path member{path, f.name};
-        if (!ParseValue(field.value(), f, depth, &out[i], &member, error)) return false;
-        break;
+      int i = 0;
+      const int count = static_cast<int>(layout.fields.size());
+      while (i < count && !IsName(key, layout.fields[static_cast<size_t>(i)].name)) ++i;
+      if (i == count) {
+        // A name with escapes ("u\u0069d") is compared unescaped, as pydantic and json.loads
+        // read it; a repeated name is read again, so the last one wins, as there.
+        if (!HasEscape(key)) continue;
+        std::string_view name;
+        if (field.unescaped_key().get(name)) {
+          return Malformed("malformed JSON in ", path, error, /*message=*/true);
+        }
+        if ((i = FindField(layout, name)) < 0) continue;
       }
+      const EventField& f = layout.fields[static_cast<size_t>(i)];
+      seen |= uint64_t{1} << i;
+      const Path member{path, f.name};
+      if (!ParseValue(field.value(), f, depth, &out[i], &member, error)) return false;
     }
     // Absent fields: optionals are not present; anything else is an error.
     for (size_t i = 0; i < layout.fields.size(); ++i) {

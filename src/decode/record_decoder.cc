@@ -11,6 +11,7 @@
 #include "decode/json_nesting.h"
 #include "decode/json_shape.h"
 #include "decode/small_json.h"
+#include "statefold/json_text.h"
 #include "util/civil_time.h"
 
 namespace statefold {
@@ -43,27 +44,44 @@ Status InvalidJson(simdjson::error_code error) {
                             simdjson::error_message(error) + ")");
 }
 
+// The dead-letter reason for a timestamp string that Iso8601Error refused.
+[[gnu::cold]] std::string InvalidTimestamp(std::string_view text, const char* why) {
+  std::string reason = "record timestamp ";
+  if (text.size() > 64) {  // shown cut, at a character boundary
+    size_t end = 64;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    text = text.substr(0, end);
+  }
+  AppendJsonString(text, &reason);
+  return reason + " is not a valid ISO-8601 date-time: " + why;
+}
+
 }  // namespace
 
-bool ParseIso8601Millis(std::string_view t, int64_t* millis) {
+const char* Iso8601Error(std::string_view t, int64_t* millis) {
+  static constexpr const char* kSyntax =
+      "not of the form YYYY-MM-DD[THH:MM[:SS[.fraction]]][Z|+HH:MM|-HH:MM]";
   int year, month, day, hour = 0, minute = 0, second = 0;
   if (!ParseDigits(t, 0, 4, &year) || t.size() < 10 || t[4] != '-' ||
       !ParseDigits(t, 5, 2, &month) || t[7] != '-' || !ParseDigits(t, 8, 2, &day)) {
-    return false;
+    return kSyntax;
   }
-  if (month < 1 || month > 12 || day < 1 || day > 31) return false;
+  if (month < 1 || month > 12) return "month out of range (01-12)";
+  if (day < 1 || day > DaysInMonth(year, static_cast<unsigned>(month))) {
+    return "day out of range for its month (no such date)";
+  }
   size_t pos = 10;
   int64_t fraction_ms = 0;
   int64_t offset_minutes = 0;
   if (pos < t.size()) {
-    if (t[pos] != 'T' && t[pos] != 't' && t[pos] != ' ') return false;
+    if (t[pos] != 'T' && t[pos] != 't' && t[pos] != ' ') return kSyntax;
     if (!ParseDigits(t, pos + 1, 2, &hour) || pos + 3 >= t.size() || t[pos + 3] != ':' ||
         !ParseDigits(t, pos + 4, 2, &minute)) {
-      return false;
+      return kSyntax;
     }
     pos += 6;
     if (pos < t.size() && t[pos] == ':') {
-      if (!ParseDigits(t, pos + 1, 2, &second)) return false;
+      if (!ParseDigits(t, pos + 1, 2, &second)) return kSyntax;
       pos += 3;
     }
     if (pos < t.size() && (t[pos] == '.' || t[pos] == ',')) {
@@ -74,7 +92,7 @@ bool ParseIso8601Millis(std::string_view t, int64_t* millis) {
         ++digits;
         ++pos;
       }
-      if (digits == 0) return false;
+      if (digits == 0) return kSyntax;
       for (int i = digits; i < 3; ++i) fraction_ms *= 10;
     }
     if (pos < t.size()) {
@@ -83,26 +101,30 @@ bool ParseIso8601Millis(std::string_view t, int64_t* millis) {
       } else if (t[pos] == '+' || t[pos] == '-') {
         int sign = t[pos] == '-' ? -1 : 1;
         int oh, om = 0;
-        if (!ParseDigits(t, pos + 1, 2, &oh)) return false;
+        if (!ParseDigits(t, pos + 1, 2, &oh)) return kSyntax;
         pos += 3;
         if (pos < t.size() && t[pos] == ':') ++pos;
         if (pos < t.size()) {
-          if (!ParseDigits(t, pos, 2, &om)) return false;
+          if (!ParseDigits(t, pos, 2, &om)) return kSyntax;
           pos += 2;
         }
+        if (oh > 23 || om > 59) return "UTC offset out of range (hours 00-23, minutes 00-59)";
         offset_minutes = sign * (oh * 60 + om);
       } else {
-        return false;
+        return kSyntax;
       }
     }
-    if (pos != t.size()) return false;
-    if (hour > 23 || minute > 59 || second > 60) return false;
+    if (pos != t.size()) return kSyntax;
+    if (hour > 23) return "hour out of range (00-23)";
+    if (minute > 59) return "minute out of range (00-59)";
+    // Leap seconds (:60) too: Python's datetime, which reads event times back, has none.
+    if (second > 59) return "second out of range (00-59)";
   }
   int64_t seconds =
       DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
       hour * 3600 + minute * 60 + second - offset_minutes * 60;
   *millis = seconds * 1000 + fraction_ms;
-  return true;
+  return nullptr;
 }
 
 // Where a record of one shape has its fields (see small_json::JsonShape): slot indexes, -1
@@ -289,8 +311,11 @@ Status RecordDecoder::DecodeObject(Document& doc, DecodedRecord* record, std::st
         record->has_timestamp = true;
       } else if (type == json_type::string) {
         std::string_view text;
-        if (value.get_string().get(text) || !ParseIso8601Millis(text, &record->timestamp_ms)) {
-          return Status::Corruption("record timestamp is not an ISO-8601 date-time");
+        if (value.get_string().get(text)) {
+          return Status::Corruption("record timestamp is not a valid string");
+        }
+        if (const char* why = Iso8601Error(text, &record->timestamp_ms)) {
+          return Status::Corruption(InvalidTimestamp(text, why));
         }
         record->has_timestamp = true;
       } else if (type != json_type::null) {
@@ -430,8 +455,13 @@ bool RecordDecoder::Next(size_t* index, DecodedRecord* record, Status* status) {
   if (b.next >= b.batch.size()) return false;
   const size_t i = b.next++;
   *index = i;
-  *status =
-      b.batch[i].enveloped ? Decode(b.batch[i].bytes, record) : DecodeNative(b.batch[i], record);
+  const RawRecord& raw = b.batch[i];
+  if (!raw.error.empty()) {  // the source could not read it whole
+    *record = DecodedRecord();
+    *status = Status::Corruption(std::string(raw.error));
+    return true;
+  }
+  *status = raw.enveloped ? Decode(raw.bytes, record) : DecodeNative(raw, record);
   return true;
 }
 
@@ -455,11 +485,79 @@ Status RecordDecoder::DecodeNative(const RawRecord& raw, DecodedRecord* record) 
   return Status::Ok();
 }
 
+namespace {
+
+// How reading a key path went: found, not there (or not a string or an integer), or refused.
+enum class KeyLookup { kFound, kMissing, kWrongType, kDuplicate, kInvalid };
+
+// Reads the key field's value (path[i] of `path`, its last member) into *key.
+KeyLookup ReadKeyValue(simdjson::ondemand::value value, std::string* key) {
+  json_type type;
+  if (value.type().get(type)) return KeyLookup::kInvalid;
+  if (type == json_type::string) {
+    std::string_view text;
+    if (value.get_string().get(text)) return KeyLookup::kInvalid;
+    key->assign(text);
+    return KeyLookup::kFound;
+  }
+  int64_t number;
+  if (type == json_type::number && value.get_int64().get(number) == simdjson::SUCCESS) {
+    char digits[24];
+    auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
+    key->assign(digits, end);
+    return KeyLookup::kFound;
+  }
+  return KeyLookup::kWrongType;
+}
+
+// Reads member path[i] of `object`, and below it path[i + 1], ..., into *key. Every member of
+// each object on the path is read, names compared unescaped (as every event decoder compares
+// them), so that a name given twice is refused (*duplicate = i) whichever occurrence a
+// decoder of the event would take.
+KeyLookup ReadKeyPath(simdjson::ondemand::object object, const std::vector<std::string>& path,
+                      size_t i, std::string* key, size_t* duplicate) {
+  bool found = false;
+  KeyLookup result = KeyLookup::kMissing;
+  for (auto field_result : object) {
+    simdjson::ondemand::field field;
+    if (std::move(field_result).get(field)) return KeyLookup::kInvalid;
+    simdjson::ondemand::raw_json_string raw = field.key();
+    bool match;
+    if (HasEscape(raw)) {
+      std::string_view name;
+      if (field.unescaped_key().get(name)) return KeyLookup::kInvalid;
+      match = name == path[i];
+    } else {
+      match = raw == path[i];
+    }
+    if (!match) continue;
+    if (found) {
+      *duplicate = i;
+      return KeyLookup::kDuplicate;
+    }
+    found = true;
+    simdjson::ondemand::value value = field.value();
+    if (i + 1 == path.size()) {
+      result = ReadKeyValue(value, key);
+    } else {
+      simdjson::ondemand::object child;
+      result = value.get_object().get(child) ? KeyLookup::kMissing
+                                             : ReadKeyPath(child, path, i + 1, key, duplicate);
+    }
+    // A duplicate below, or bad JSON, ends the walk; otherwise the rest of this object is
+    // read for a second occurrence of the name.
+    if (result == KeyLookup::kDuplicate || result == KeyLookup::kInvalid) return result;
+  }
+  return result;
+}
+
+}  // namespace
+
 Status RecordDecoder::ExtractKey(std::string_view value_json, const std::vector<std::string>& path,
                                  std::string* key) {
-  auto dotted = [&path] {  // only built for error messages
+  auto dotted = [&path](size_t count) {  // only built for error messages
     std::string text;
-    for (const std::string& part : path) text += (text.empty() ? "" : ".") + part;
+    for (size_t i = 0; i < count; ++i) text += (i == 0 ? "" : ".") + path[i];
     return text;
   };
   std::string& padded = impl_->padded_value;
@@ -467,42 +565,33 @@ Status RecordDecoder::ExtractKey(std::string_view value_json, const std::vector<
   padded.resize(value_json.size() + simdjson::SIMDJSON_PADDING, '\0');
   simdjson::ondemand::document doc;
   if (impl_->value_parser.iterate(padded.data(), value_json.size(), padded.size()).get(doc)) {
-    return Status::Corruption("message value is not valid JSON, so key field " + dotted() +
-                              " cannot be read");
+    return Status::Corruption("message value is not valid JSON, so key field " +
+                              dotted(path.size()) + " cannot be read");
   }
-  simdjson::ondemand::value current;
   simdjson::ondemand::object object;
   if (doc.get_object().get(object)) {
-    return Status::Corruption("message value is not a JSON object, so key field " + dotted() +
-                              " cannot be read");
+    return Status::Corruption("message value is not a JSON object, so key field " +
+                              dotted(path.size()) + " cannot be read");
   }
-  for (size_t i = 0; i < path.size(); ++i) {
-    if (i > 0 && current.get_object().get(object)) {
-      return Status::Corruption("key field " + dotted() + " is missing from the message");
-    }
-    if (object.find_field_unordered(path[i]).get(current)) {
-      return Status::Corruption("key field " + dotted() + " is missing from the message");
-    }
-  }
-  json_type type;
-  if (current.type().get(type)) return Status::Corruption("message value is not valid JSON");
-  if (type == json_type::string) {
-    std::string_view text;
-    if (current.get_string().get(text))
-      return Status::Corruption("key field " + dotted() + " is not a valid string");
-    key->assign(text);
-    return Status::Ok();
-  }
-  if (type == json_type::number) {
-    int64_t number;
-    if (current.get_int64().get(number) == simdjson::SUCCESS) {
-      char digits[24];
-      auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
-      key->assign(digits, end);
+  size_t duplicate = 0;
+  switch (ReadKeyPath(object, path, 0, key, &duplicate)) {
+    case KeyLookup::kFound:
       return Status::Ok();
-    }
+    case KeyLookup::kMissing:
+      return Status::Corruption("key field " + dotted(path.size()) +
+                                " is missing from the message");
+    case KeyLookup::kWrongType:
+      return Status::Corruption("key field " + dotted(path.size()) +
+                                " must be a string or an integer");
+    case KeyLookup::kDuplicate:
+      return Status::Corruption("key field " + dotted(path.size()) + ": the message has member " +
+                                dotted(duplicate + 1) +
+                                " more than once, so its key and its event could disagree");
+    case KeyLookup::kInvalid:
+      break;
   }
-  return Status::Corruption("key field " + dotted() + " must be a string or an integer");
+  return Status::Corruption("message value is not valid JSON, so key field " + dotted(path.size()) +
+                            " cannot be read");
 }
 
 }  // namespace statefold

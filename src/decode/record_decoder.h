@@ -60,7 +60,8 @@ class RecordDecoder {
 
   // Decodes a batch one record at a time, as Decode and DecodeNative would: after
   // StartBatch(records), each Next sets the next record's index, fields and outcome (views
-  // valid until the following call) and returns false after the last. REQUIRES: the
+  // valid until the following call; a record with a RawRecord::error fails with it) and
+  // returns false after the last. REQUIRES: the
   // records outlive the batch, with SIMDJSON_PADDING readable bytes after each enveloped one.
   void StartBatch(std::span<const RawRecord> records);
   bool Next(size_t* index, DecodedRecord* record, Status* status);
@@ -86,7 +87,12 @@ class RecordDecoder {
 };
 
 // Parses an ISO-8601 date-time ("2026-01-01T00:00:00Z", fractional seconds and ±HH:MM
-// offsets allowed; no offset means UTC) into milliseconds since the epoch.
-bool ParseIso8601Millis(std::string_view text, int64_t* millis);
+// offsets allowed; no offset means UTC) into milliseconds since the epoch. Returns nullptr,
+// or (leaving *millis alone) why the text is not a valid date-time: a syntax error, a date
+// that does not exist (2026-02-30), a time or UTC offset out of range (24:00, +99:99, :60).
+const char* Iso8601Error(std::string_view text, int64_t* millis);
+inline bool ParseIso8601Millis(std::string_view text, int64_t* millis) {
+  return Iso8601Error(text, millis) == nullptr;
+}
 
 }  // namespace statefold

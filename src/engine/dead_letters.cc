@@ -35,6 +35,7 @@ void DeadLetters::AddRecord(uint32_t source_index, const RawRecord& record,
   letter.partition = record.partition;
   letter.offset = record.offset;
   letter.has_key = record.has_key;
+  letter.has_timestamp = record.has_timestamp;
   letter.timestamp_ms = record.timestamp_ms;
   if (!record.enveloped) letter.key.assign(record.key);
   std::string_view bytes = record.enveloped ? record.bytes : record.value;
@@ -56,6 +57,7 @@ void DeadLetters::AddMessage(const EpochLog& log, const EpochMessage& message,
   letter.has_key = message.has_key;
   letter.key.assign(log.RecordKey(message));
   letter.value.assign(log.Value(message));
+  letter.has_timestamp = true;
   letter.timestamp_ms = message.timestamp_ms;
   letter.state_key.assign(state_key);
 }

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -107,7 +108,12 @@ class Engine::Impl {
     return OpenOnlineStore({options_.online_store, options_.should_stop}, store_.get(), &online_);
   }
 
-  void AddSource(std::unique_ptr<Source> source) { sources_.push_back(std::move(source)); }
+  void AddSource(std::unique_ptr<Source> source) {
+    source->LimitRecordBytes(options_.max_message_bytes);  // a longer record is not read whole
+    sources_.push_back(std::move(source));
+  }
+
+  size_t max_message_bytes() const { return options_.max_message_bytes; }
 
   void AddResolver(Resolver* resolver) {
     ResolverRun& r = resolvers_.emplace_back();
@@ -652,6 +658,18 @@ Engine::~Engine() = default;
 
 void Engine::AddSource(std::unique_ptr<Source> source) { impl_->AddSource(std::move(source)); }
 void Engine::AddResolver(Resolver* resolver) { impl_->AddResolver(resolver); }
-Status Engine::Run(RunStats* stats) { return impl_->Run(stats); }
+Status Engine::Run(RunStats* stats) {
+  // A failed allocation ends the run as any error does: nothing past the last checkpoint is
+  // committed, and the engine can still be destroyed (it releases its live states through
+  // the resolvers, which outlive it).
+  try {
+    return impl_->Run(stats);
+  } catch (const std::bad_alloc&) {
+    return Status::Aborted(
+        "out of memory: the run stopped without committing its last epoch (messages are "
+        "limited to max_message_bytes, " +
+        std::to_string(impl_->max_message_bytes()) + " bytes; state and batches are not)");
+  }
+}
 
 }  // namespace statefold

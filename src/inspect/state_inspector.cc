@@ -102,12 +102,17 @@ Status StateInspector::ReadRunStatus(RunStatus* status) {
   return RunStatus::Read(store_.get(), status);
 }
 
-Status StateInspector::DeadLetters(size_t limit, std::vector<std::string>* records) {
+Status StateInspector::DeadLetters(size_t limit, std::vector<std::string>* records,
+                                   uint64_t* more) {
   records->clear();
-  if (limit == 0) return Status::Ok();
+  if (more != nullptr) *more = 0;
   return store_->ScanDeadLetters([&](uint64_t, std::string_view record) {
-    records->emplace_back(record);
-    return records->size() < limit;
+    if (records->size() < limit) {
+      records->emplace_back(record);
+    } else if (more != nullptr) {
+      ++*more;  // counted, so that a listing cut at its limit can say how many it left out
+    }
+    return records->size() < limit || more != nullptr;
   });
 }
 

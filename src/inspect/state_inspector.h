@@ -45,8 +45,9 @@ class StateInspector {
                   std::vector<StoredFeature>* features);
   // The metrics stored with the last checkpoint; NotFound before the first checkpoint.
   Status ReadRunStatus(RunStatus* status);
-  // Dead-letter records (JSON objects) in the order they were recorded.
-  Status DeadLetters(size_t limit, std::vector<std::string>* records);
+  // Dead-letter records (JSON objects) in the order they were recorded: the first `limit`,
+  // and in *more (when given) how many there are after them.
+  Status DeadLetters(size_t limit, std::vector<std::string>* records, uint64_t* more = nullptr);
 
  private:
   std::unique_ptr<StateFollower> follower_;  // with `follow`

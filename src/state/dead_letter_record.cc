@@ -26,20 +26,12 @@ void AppendDeadLetterRecord(const DeadLetter& letter, std::string* json) {
   AppendJsonString(letter.source, json);
   *json += ",\"partition\":" + std::to_string(letter.partition) +
            ",\"offset\":" + std::to_string(letter.offset) + ",\"resolver\":";
-  if (letter.resolver.empty()) {
-    *json += "null,\"error\":";
-    AppendJsonString(letter.error, json);
-    std::string_view message = Utf8Prefix(letter.value, kDeadLetterMessageBytes);
-    if (simdjson::validate_utf8(message.data(), message.size())) {
-      *json += ",\"message\":";
-      AppendJsonString(message, json);
-    } else {
-      *json += ",\"message\":null";
-    }
-    *json += "}";
-    return;
+  const bool undecoded = letter.resolver.empty();
+  if (undecoded) {
+    *json += "null";
+  } else {
+    AppendJsonString(letter.resolver, json);
   }
-  AppendJsonString(letter.resolver, json);
   *json += ",\"key\":";
   if (!letter.state_key.empty()) {
     AppendJsonString(letter.state_key, json);
@@ -48,11 +40,24 @@ void AppendDeadLetterRecord(const DeadLetter& letter, std::string* json) {
   } else {
     *json += "null";
   }
-  *json += ",\"timestamp\":" + std::to_string(letter.timestamp_ms) + ",\"error\":";
+  *json += ",\"timestamp\":";
+  *json += letter.has_timestamp ? std::to_string(letter.timestamp_ms) : "null";
+  *json += ",\"error\":";
   AppendJsonString(letter.error, json);
-  *json += ",\"value\":";
-  AppendJsonString(letter.value, json);
-  *json += "}";
+  // A record that did not decode may be far longer than a message may be: its first bytes,
+  // as text cut at a character, or as base64 when they are not UTF-8.
+  const std::string_view value = letter.value;
+  const std::string_view payload = undecoded ? value.substr(0, kDeadLetterMessageBytes) : value;
+  const std::string_view text = undecoded ? Utf8Prefix(value, kDeadLetterMessageBytes) : value;
+  if (simdjson::validate_utf8(text.data(), text.size())) {
+    *json += ",\"payload\":";
+    AppendJsonString(text, json);
+    *json += ",\"payload_base64\":null}";
+  } else {
+    *json += ",\"payload\":null,\"payload_base64\":";
+    AppendJsonBase64(payload, json);
+    *json += "}";
+  }
 }
 
 }  // namespace statefold

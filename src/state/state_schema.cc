@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "statefold/json_text.h"
 #include "statefold/state_codec.h"
 #include "util/civil_time.h"
 
@@ -110,26 +111,6 @@ Status ParseNode(simdjson::dom::element element, SchemaNode* node) {
   }
 }
 
-void AppendBase64(std::string_view bytes, std::string* out) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  out->push_back('"');
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out->push_back(kAlphabet[(v >> s) & 63]);
-  }
-  if (i < bytes.size()) {
-    uint32_t v = uint8_t(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) v |= uint8_t(bytes[i + 1]) << 8;
-    out->push_back(kAlphabet[(v >> 18) & 63]);
-    out->push_back(kAlphabet[(v >> 12) & 63]);
-    out->push_back(i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=');
-    out->push_back('=');
-  }
-  out->push_back('"');
-}
-
 void AppendIsoDatetime(int64_t micros, bool aware, int64_t offset_seconds, std::string* out) {
   int64_t days, micros_of_day;
   SplitMicros(micros, &days, &micros_of_day);
@@ -197,7 +178,7 @@ Status NodeToJson(const SchemaNode& node, ByteReader* in, std::string* out) {
       if (node.kind == SchemaKind::kStr) {
         AppendJsonString(v, out);
       } else {
-        AppendBase64(v, out);
+        AppendJsonBase64(v, out);
       }
       return Status::Ok();
     }

@@ -16,6 +16,12 @@ constexpr int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
+// The number of days of month `m` (1-12) of year `y` (proleptic Gregorian).
+constexpr int DaysInMonth(int64_t y, unsigned m) {
+  if (m == 2) return (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 29 : 28;
+  return (m == 4 || m == 6 || m == 9 || m == 11) ? 30 : 31;
+}
+
 struct CivilDate {
   int64_t year;
   unsigned month;

@@ -94,14 +94,16 @@ TEST_F(DeadLettersTest, LettersAreStoredInSourcePartitionOffsetResolverOrder) {
   ASSERT_EQ(stored.size(), 4u);
   EXPECT_EQ(stored[0].first, 0u);
   EXPECT_EQ(stored[0].second, R"({"source":"logins","partition":0,"offset":2,"resolver":null,)"
-                              R"("error":"record is not valid JSON","message":"{"})");
+                              R"("key":null,"timestamp":null,"error":"record is not valid JSON",)"
+                              R"("payload":"{","payload_base64":null})");
   EXPECT_EQ(stored[1].second,
             R"({"source":"logins","partition":0,"offset":5,"resolver":"first","key":"user-1",)"
-            R"("timestamp":1234,"error":"failed","value":"{\"ip\":1}"})");
+            R"("timestamp":1234,"error":"failed","payload":"{\"ip\":1}","payload_base64":null})");
   // Without a key of its resolver's, the letter shows the record's key.
   EXPECT_EQ(stored[2].second,
             R"({"source":"logins","partition":0,"offset":5,"resolver":"second","key":"u1",)"
-            R"("timestamp":1234,"error":"failed too","value":"{\"ip\":1}"})");
+            R"("timestamp":1234,"error":"failed too","payload":"{\"ip\":1}",)"
+            R"("payload_base64":null})");
   EXPECT_NE(stored[3].second.find(R"("offset":7)"), std::string::npos);
 
   // The next run numbers its letters after these.
@@ -149,15 +151,57 @@ TEST(DeadLetterRecordTest, AnUndecodableRecordKeepsItsFirstBytesCutAtACharacter)
   letter.value = std::string(kDeadLetterMessageBytes - 1, 'a') + "\xc3\xa9" + "tail";
   std::string json;
   AppendDeadLetterRecord(letter, &json);
-  // The two-byte character straddles the limit: the message ends before it.
-  EXPECT_NE(json.find("\"message\":\"" + std::string(kDeadLetterMessageBytes - 1, 'a') + "\"}"),
+  // The two-byte character straddles the limit: the payload ends before it.
+  EXPECT_NE(json.find("\"payload\":\"" + std::string(kDeadLetterMessageBytes - 1, 'a') +
+                      "\",\"payload_base64\":null}"),
             std::string::npos);
+}
 
+TEST(DeadLetterRecordTest, BytesThatAreNotUtf8AreKeptInBase64) {
+  DeadLetter letter;
+  letter.source = "s";
+  letter.error = "bad";
   letter.value = "caf\xc3";  // not UTF-8
+  std::string json;
+  AppendDeadLetterRecord(letter, &json);
+  EXPECT_EQ(json, R"({"source":"s","partition":0,"offset":0,"resolver":null,"key":null,)"
+                  R"("timestamp":null,"error":"bad","payload":null,"payload_base64":"Y2Fmww=="})");
+  // A resolver's letter too (a native record's value may be any bytes).
+  letter.resolver = "r";
+  letter.value = "\xff";
   json.clear();
   AppendDeadLetterRecord(letter, &json);
-  EXPECT_EQ(json, R"({"source":"s","partition":0,"offset":0,"resolver":null,"error":"bad",)"
-                  R"("message":null})");
+  EXPECT_NE(json.find(R"("payload":null,"payload_base64":"/w=="})"), std::string::npos) << json;
+}
+
+// Whether a record did not decode or its resolver could not take it, a letter has the same
+// members, so that one reader handles both.
+TEST(DeadLetterRecordTest, EveryLetterHasTheSameMembers) {
+  auto members = [](const DeadLetter& letter) {
+    std::string json;
+    AppendDeadLetterRecord(letter, &json);
+    std::vector<std::string> names;
+    for (size_t at = json.find("{\""); at != std::string::npos; at = json.find(",\"", at + 1)) {
+      const size_t end = json.find('"', at + 2);
+      names.push_back(json.substr(at + 2, end - at - 2));
+    }
+    return names;
+  };
+  DeadLetter record;
+  record.source = "s";
+  record.error = "e";
+  record.value = "{";
+  DeadLetter message = record;
+  message.resolver = "r";
+  message.has_key = true;
+  message.key = "k";
+  message.has_timestamp = true;
+  message.value = "{}";
+  const std::vector<std::string> expected = {"source",   "partition", "offset",
+                                             "resolver", "key",       "timestamp",
+                                             "error",    "payload",   "payload_base64"};
+  EXPECT_EQ(members(record), expected);
+  EXPECT_EQ(members(message), expected);
 }
 
 TEST(DeadLetterRecordTest, AMessageWithoutAnyKeyShowsNull) {
@@ -166,10 +210,11 @@ TEST(DeadLetterRecordTest, AMessageWithoutAnyKeyShowsNull) {
   letter.resolver = "r";
   letter.error = "e";
   letter.value = "v";
+  letter.has_timestamp = true;
   std::string json;
   AppendDeadLetterRecord(letter, &json);
   EXPECT_EQ(json, R"({"source":"s","partition":0,"offset":0,"resolver":"r","key":null,)"
-                  R"("timestamp":0,"error":"e","value":"v"})");
+                  R"("timestamp":0,"error":"e","payload":"v","payload_base64":null})");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <new>
 #include <random>
 #include <set>
 
@@ -197,6 +198,63 @@ TEST_F(EngineTest, HalfWrittenLastLineWaitsForTheNextRun) {
   EXPECT_EQ(stats.messages, 2u);
   EXPECT_EQ(stats.dead_letters, 0u);
   EXPECT_EQ(StateJson("unique_ips", "u1"), R"({"unique_ips":["a","b","c"]})");
+}
+
+// docs/semantics.md, Offsets: a run over a file that grew gives every record the offset a run
+// over the final file gives it, also when the file's last line got its newline later.
+TEST_F(EngineTest, OffsetsAfterALastLineCompletedLaterEqualOneRunOverTheFinalFile) {
+  {
+    std::ofstream out(input_);
+    out << Login("u1", "a") << "\n" << Login("u1", "b");  // decodes: processed, no newline
+  }
+  testing::UniqueIpResolver first;
+  RunOnce(first.get());
+  Append({"", "{not json", Login("u1", "c")});  // completes the line, then more lines
+  testing::UniqueIpResolver second;
+  RunOnce(second.get());
+  const std::vector<std::string> grown = DeadLetters();
+  const std::string grown_state = StateJson("unique_ips", "u1");
+
+  std::filesystem::remove_all(options_.state_dir);
+  testing::UniqueIpResolver whole;
+  RunOnce(whole.get());
+  EXPECT_EQ(DeadLetters(), grown);
+  ASSERT_EQ(grown.size(), 1u);
+  EXPECT_NE(grown[0].find("\"offset\":2,"), std::string::npos) << grown[0];
+  EXPECT_EQ(StateJson("unique_ips", "u1"), grown_state);
+  EXPECT_EQ(grown_state, R"({"unique_ips":["a","b","c"]})");
+}
+
+// A source whose Poll fails to allocate, as reading a huge line under a memory limit did.
+class FailingAllocationSource : public Source {
+ public:
+  const std::string& name() const override { return name_; }
+  Status Seek(const std::vector<SourcePosition>&) override { return Status::Ok(); }
+  Status Poll(size_t, std::vector<RawRecord>*) override { throw std::bad_alloc(); }
+  bool AtEnd() const override { return false; }
+  std::vector<SourcePosition> Positions() const override { return {}; }
+
+ private:
+  std::string name_ = "other";
+};
+
+TEST_F(EngineTest, AFailedAllocationEndsTheRunWithAnErrorAndTheEngineTearsDownSafely) {
+  Append({Login("u1", "a"), Login("u2", "b")});
+  testing::UniqueIpResolver resolver;  // outlives the engine, as AddResolver requires
+  std::unique_ptr<Engine> engine;
+  ASSERT_TRUE(Engine::Open(options_, &engine).ok());
+  std::unique_ptr<Source> source;
+  ASSERT_TRUE(OpenFileSource("logins", input_, &source).ok());
+  engine->AddSource(std::move(source));  // polled first: u1 and u2 get live states
+  engine->AddSource(std::make_unique<FailingAllocationSource>());
+  engine->AddResolver(resolver.get());
+  RunStats stats;
+  Status status = engine->Run(&stats);
+  EXPECT_EQ(status.code(), Status::Code::kAborted) << status.ToString();
+  EXPECT_NE(status.message().find("out of memory"), std::string::npos) << status.message();
+  EXPECT_EQ(stats.messages, 2u);
+  engine.reset();  // releases the two live states through the resolver
+  EXPECT_EQ(StateJson("unique_ips", "u1").find("{"), std::string::npos);  // nothing committed
 }
 
 TEST_F(EngineTest, KeysFromAMessageField) {

@@ -379,6 +379,24 @@ TEST(EventDecoderReasonTest, NameTheTypeAndTheFieldPath) {
             "message does not decode into Login: message value is not valid JSON");
 }
 
+// The rule the key path relies on (docs/semantics.md, duplicate member names): every tier reads
+// a name written with escapes as that name, and the last of repeated names, as pydantic and
+// json.loads do.
+TEST(EventDecoderNamesTest, AnEscapedNameIsThatNameAndTheLastOfRepeatedNamesWins) {
+  EventDecoder decoder(*EventLayoutOf<Login>());
+  std::span<const FieldValue> fields;
+  for (const std::string& value :
+       {With(R"("user_id": "attacker")"), With(R"("us\u0065r_id": "attacker")"),
+        "{" + std::string(R"("user_id": "victim", )") + std::string(kRequired).substr(17) +
+            R"(, "user_id": "attacker"})"}) {
+    SCOPED_TRACE(value);
+    ASSERT_TRUE(decoder.Decode(value, nullptr, &fields).ok());
+    EXPECT_EQ(EventOf<Login>(fields).user_id, "attacker");
+    ASSERT_TRUE(decoder.DecodeWithSimdjson(value, &fields).ok());
+    EXPECT_EQ(EventOf<Login>(fields).user_id, "attacker");
+  }
+}
+
 TEST(EventDecoderNestedTest, DecodesNestedObjectsArraysAndDoubles) {
   EventDecoder decoder(*EventLayoutOf<Order>());
   EXPECT_FALSE(decoder.simple());

@@ -1,11 +1,14 @@
 // FileSource over real files in a scratch directory: lines handed out in batches with their
 // line numbers as offsets, positions that resume a later run by byte position, an
-// unterminated last line deferred to the next run, and lines longer than the read chunk.
+// unterminated last line deferred to the next run (or completed by a later newline), lines
+// longer than the read chunk, lines longer than the record limit, and a byte order mark.
 
 #include "source/file_source.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -24,10 +27,11 @@ class FileSourceTest : public ::testing::Test {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
     return path;
   }
-  std::unique_ptr<Source> Open(const std::string& path) {
+  std::unique_ptr<Source> Open(const std::string& path, size_t limit = SIZE_MAX) {
     std::unique_ptr<Source> source;
     Status status = OpenFileSource("logins", path, &source);
     EXPECT_TRUE(status.ok()) << status.ToString();
+    if (source != nullptr) source->LimitRecordBytes(limit);
     return source;
   }
   // One Poll, as "offset:bytes" (with a trailing "~" for an unterminated record).
@@ -40,7 +44,8 @@ class FileSourceTest : public ::testing::Test {
       EXPECT_EQ(r.partition, 0);
       EXPECT_TRUE(r.enveloped);
       records.push_back(std::to_string(r.offset) + ":" + std::string(r.bytes) +
-                        (r.unterminated ? "~" : ""));
+                        (r.unterminated ? "~" : "") +
+                        (r.error.empty() ? "" : " !" + std::string(r.error)));
     }
     return records;
   }
@@ -179,6 +184,108 @@ TEST_F(FileSourceTest, LinesLongerThanTheReadChunkAreHandedOutWhole) {
   EXPECT_EQ(records, (Records{"0:a", "1:long", "2:b", "3:long~"}));
   EXPECT_EQ(Position(*source),
             "0:4:" + std::to_string(2 + long_line.size() + 3 + long_line.size()));
+}
+
+// A run over a file that grew must number its lines as one run over the final file does.
+TEST_F(FileSourceTest, ALastLineCompletedLaterKeepsTheLineNumbersOfOneRunOverTheFinalFile) {
+  const std::string path = Write("a\nb");
+  std::unique_ptr<Source> first = Open(path);
+  EXPECT_EQ(PollToTheEnd(first.get()), (Records{"0:a", "1:b~"}));  // b decoded: not deferred
+  EXPECT_EQ(Position(*first), "0:2:3");
+  std::ofstream(path, std::ios::app) << "\r\nc\n\nd\n";  // b's newline comes later
+  std::unique_ptr<Source> second = Open(path);
+  ASSERT_TRUE(second->Seek(first->Positions()).ok());
+  EXPECT_EQ(PollToTheEnd(second.get()), (Records{"2:c", "4:d"}));
+  EXPECT_EQ(Position(*second), "0:5:10");
+  // One run over the final file.
+  std::unique_ptr<Source> whole = Open(path);
+  EXPECT_EQ(PollToTheEnd(whole.get()), (Records{"0:a", "1:b", "2:c", "4:d"}));
+  EXPECT_EQ(Position(*whole), Position(*second));
+}
+
+TEST_F(FileSourceTest, BytesThatContinueALineAlreadyReadAreADeadLetterOfThatLine) {
+  const std::string path = Write("a\nb");
+  std::unique_ptr<Source> first = Open(path);
+  EXPECT_EQ(PollToTheEnd(first.get()), (Records{"0:a", "1:b~"}));
+  std::ofstream(path, std::ios::app) << "cd";  // more of the line, still no newline: wait
+  std::unique_ptr<Source> second = Open(path);
+  ASSERT_TRUE(second->Seek(first->Positions()).ok());
+  EXPECT_EQ(PollToTheEnd(second.get()), Records{});
+  EXPECT_EQ(Position(*second), Position(*first));
+  std::ofstream(path, std::ios::app) << "\ne\n";
+  std::unique_ptr<Source> third = Open(path);
+  ASSERT_TRUE(third->Seek(second->Positions()).ok());
+  EXPECT_EQ(PollToTheEnd(third.get()),
+            (Records{"1:cd !line 1 went on after it was read as a complete record (it was then "
+                     "the file's last line, without a newline); the bytes that followed are not "
+                     "a record",
+                     "2:e"}));
+}
+
+TEST_F(FileSourceTest, AByteOrderMarkAtTheStartOfTheFileIsSkipped) {
+  EXPECT_EQ(PollToTheEnd(Open(Write("\xEF\xBB\xBF"
+                                    "a\nb\n"))
+                             .get()),
+            (Records{"0:a", "1:b"}));
+  // Anywhere else it is part of the line (and makes the record invalid JSON).
+  EXPECT_EQ(PollToTheEnd(Open(Write("a\n\xEF\xBB\xBF"
+                                    "b\n",
+                                    "other.jsonl"))
+                             .get()),
+            (Records{"0:a",
+                     "1:\xEF\xBB\xBF"
+                     "b"}));
+  // A deferred first line is read again from the file's start, its mark skipped again.
+  const std::string path = Write(
+      "\xEF\xBB\xBF"
+      "hal",
+      "third.jsonl");
+  std::unique_ptr<Source> first = Open(path);
+  std::vector<RawRecord> batch;
+  do {
+    ASSERT_TRUE(first->Poll(10, &batch).ok());
+  } while (batch.empty() && !first->AtEnd());
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].bytes, "hal");
+  first->DeferIncomplete(batch[0]);
+  EXPECT_EQ(Position(*first), "0:0:0");
+  std::ofstream(path, std::ios::app) << "f\n";
+  std::unique_ptr<Source> second = Open(path);
+  ASSERT_TRUE(second->Seek(first->Positions()).ok());
+  EXPECT_EQ(PollToTheEnd(second.get()), (Records{"0:half"}));
+}
+
+// A line over the limit is skipped to its newline, never held: the buffer stays within
+// about the limit and one read chunk, whatever the line's length.
+TEST_F(FileSourceTest, ALineOverTheLimitIsNotReadWholeAndIsHandedOutWithItsSize) {
+  const size_t limit = 1 << 20;
+  const std::string huge(64 << 20, 'x');
+  std::unique_ptr<Source> source = Open(Write("a\n" + huge + "\r\nb\n" + huge), limit);
+  auto* file = static_cast<FileSource*>(source.get());
+  std::vector<RawRecord> batch;
+  std::vector<std::string> records;
+  size_t most_buffered = 0;
+  while (!source->AtEnd()) {
+    ASSERT_TRUE(source->Poll(10, &batch).ok());
+    most_buffered = std::max(most_buffered, file->buffer_bytes());
+    for (const RawRecord& r : batch) {
+      EXPECT_LE(r.bytes.size(), limit);
+      if (r.bytes.front() == 'x') {
+        EXPECT_EQ(huge.compare(0, r.bytes.size(), r.bytes), 0);
+      }
+      records.push_back(std::to_string(r.offset) + ":" +
+                        (r.bytes.front() == 'x' ? "x..." : std::string(r.bytes)) +
+                        (r.unterminated ? "~" : "") +
+                        (r.error.empty() ? "" : " !" + std::string(r.error)));
+    }
+  }
+  EXPECT_EQ(
+      records,
+      (Records{"0:a", "1:x... !message of 67108864 bytes exceeds the limit of 1048576 bytes", "2:b",
+               "3:x...~ !message of at least 67108864 bytes exceeds the limit of "
+               "1048576 bytes"}));
+  EXPECT_LE(most_buffered, limit + (4 << 20) + 64);
+  EXPECT_EQ(Position(*source), "0:4:" + std::to_string(2 + huge.size() + 4 + huge.size()));
 }
 
 TEST_F(FileSourceTest, EveryRecordIsFollowedByReadablePadding) {

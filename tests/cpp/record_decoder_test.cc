@@ -145,6 +145,33 @@ TEST(RecordNestingTest, AValueNestingDeeperThanTheLimitIsRefusedBeforeAnyResolve
   raw.value = "x" + brackets;
   EXPECT_TRUE(decoder.DecodeNative(raw, &record).ok());
   EXPECT_EQ(FindNestingBeyond(R"(["\"[[", [[1]]])", 2), 10u);
+
+// Every event decoder (simdjson, the scalar scan, pydantic, json.loads) takes the last of
+// repeated names; the key path's members must be unique, so that the key is read from the
+// member the event shows, whatever the decoder.
+TEST_F(RecordDecoderTest, AMemberNamedTwiceOnTheKeyPathIsRefusedSoKeyAndEventAgree) {
+  std::string key;
+  Status twice = decoder_.ExtractKey(R"({"meta": {"uid": "victim", "uid": "attacker"}})",
+                                     {"meta", "uid"}, &key);
+  EXPECT_EQ(twice.message(),
+            "key field meta.uid: the message has member meta.uid more than once, so its key and "
+            "its event could disagree");
+  Status outer = decoder_.ExtractKey(R"({"meta": {"uid": "victim"}, "meta": {"uid": "attacker"}})",
+                                     {"meta", "uid"}, &key);
+  EXPECT_NE(outer.message().find("has member meta more than once"), std::string::npos)
+      << outer.message();
+  // A name written with escapes is the same name.
+  Status escaped =
+      decoder_.ExtractKey(R"({"uid": "victim", "u\u0069d": "attacker"})", {"uid"}, &key);
+  EXPECT_NE(escaped.message().find("more than once"), std::string::npos) << escaped.message();
+  ASSERT_TRUE(decoder_.ExtractKey(R"({"u\u0069d": "u8"})", {"uid"}, &key).ok());
+  EXPECT_EQ(key, "u8");
+  // Names repeated off the path do not matter to the key.
+  ASSERT_TRUE(decoder_
+                  .ExtractKey(R"({"n": 1, "meta": {"x": 1, "x": 2, "uid": "u9"}, "n": 2})",
+                              {"meta", "uid"}, &key)
+                  .ok());
+  EXPECT_EQ(key, "u9");
 }
 
 TEST(Iso8601Test, ParsesOffsetsAndFractions) {
@@ -159,6 +186,43 @@ TEST(Iso8601Test, ParsesOffsetsAndFractions) {
   EXPECT_EQ(ms, 951868800000);
   EXPECT_FALSE(ParseIso8601Millis("2000-13-01", &ms));
   EXPECT_FALSE(ParseIso8601Millis("2000-01-01T10", &ms));
+}
+
+TEST(Iso8601Test, ImpossibleDatesTimesAndOffsetsAreRefusedNotShifted) {
+  int64_t ms = 7;
+  EXPECT_FALSE(ParseIso8601Millis("2026-02-30T00:00:00Z", &ms));  // not March 2
+  EXPECT_FALSE(ParseIso8601Millis("2026-02-29", &ms));            // 2026 is not a leap year
+  EXPECT_FALSE(ParseIso8601Millis("1900-02-29", &ms));            // nor is 1900
+  EXPECT_FALSE(ParseIso8601Millis("2026-04-31", &ms));
+  EXPECT_FALSE(ParseIso8601Millis("2026-01-00", &ms));
+  EXPECT_FALSE(ParseIso8601Millis("2026-01-01T00:00:00+99:99", &ms));  // not 100 h 39 min
+  EXPECT_FALSE(ParseIso8601Millis("2026-01-01T00:00:00+24:00", &ms));
+  EXPECT_FALSE(ParseIso8601Millis("2026-01-01T00:00:00-05:60", &ms));
+  EXPECT_FALSE(ParseIso8601Millis("2026-01-01T24:00:00Z", &ms));
+  EXPECT_FALSE(ParseIso8601Millis("2026-01-01T23:60:00Z", &ms));
+  EXPECT_FALSE(ParseIso8601Millis("2026-01-01T23:59:60Z", &ms));
+  EXPECT_EQ(ms, 7);  // untouched
+  ASSERT_TRUE(ParseIso8601Millis("2024-02-29T00:00:00Z", &ms));
+  EXPECT_EQ(ms, 1709164800000);
+  ASSERT_TRUE(ParseIso8601Millis("2000-02-29T23:59:59.999-23:59", &ms));
+  EXPECT_EQ(ms, 951868799999 + (23 * 60 + 59) * 60000LL);
+}
+
+TEST_F(RecordDecoderTest, AnImpossibleTimestampIsADeadLetterWithAPreciseReason) {
+  EXPECT_EQ(Decode(R"({"value": {}, "timestamp": "2026-02-30T00:00:00Z"})").message(),
+            "record timestamp \"2026-02-30T00:00:00Z\" is not a valid ISO-8601 date-time: day "
+            "out of range for its month (no such date)");
+  EXPECT_EQ(Decode(R"({"value": {}, "timestamp": "2026-01-01T00:00:00+99:99"})").message(),
+            "record timestamp \"2026-01-01T00:00:00+99:99\" is not a valid ISO-8601 date-time: "
+            "UTC offset out of range (hours 00-23, minutes 00-59)");
+  EXPECT_NE(Decode(R"({"value": {}, "timestamp": "2026-01-01T25:00Z"})").message().find("hour"),
+            std::string::npos);
+  // A long timestamp is shown cut.
+  const std::string long_text = "2026-01-01T00:00:00Z" + std::string(500, '0');
+  const std::string reason =
+      Decode(R"({"value": {}, "timestamp": ")" + long_text + "\"}").message();
+  EXPECT_LT(reason.size(), 200u) << reason;
+  EXPECT_NE(reason.find("not of the form"), std::string::npos) << reason;
 }
 
 // StartBatch/Next parse a file's consecutive lines as one document stream; whatever the lines

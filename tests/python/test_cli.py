@@ -82,7 +82,20 @@ def test_cli_dead_letters_prints_json_lines(login_state_dir, statefold_cli):
     assert record["key"] == "u1"
     assert record["source"] == "..."
     assert "ip_address" in record["error"]
-    assert json.loads(record["value"]) == {"user_id": "u1"}
+    assert json.loads(record["payload"]) == {"user_id": "u1"}
+    assert result.stderr == ""  # every letter listed
+
+
+def test_cli_dead_letters_cut_at_the_limit_say_how_many_more_exist(tmp_path, statefold_cli):
+    path = tmp_path / "logins.jsonl"
+    path.write_text("".join(f"not json {n}\n" for n in range(5)))
+    state_dir = tmp_path / "state"
+    statefold_cli("run", LOGIN_DEFS, "--input", path, "--state-dir", state_dir, check=True)
+    result = statefold_cli("dead-letters", "--limit", "2", "--state-dir", state_dir, check=True)
+    assert [json.loads(line)["offset"] for line in result.stdout.splitlines()] == [0, 1]
+    assert result.stderr == "… and 3 more (--limit 2)\n"
+    whole = statefold_cli("dead-letters", "--limit", "5", "--state-dir", state_dir, check=True)
+    assert len(whole.stdout.splitlines()) == 5 and whole.stderr == ""
 
 
 def test_cli_run_after_reset_starts_from_initial_state(tmp_path, login_state_dir, statefold_cli):

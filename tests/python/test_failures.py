@@ -7,6 +7,7 @@ appends JSON Lines records and runs the engine over the new ones, so `tester.sta
 decodes the state bytes the engine committed.
 """
 
+import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
@@ -53,7 +54,7 @@ def test_raising_resolver_leaves_state_as_before(make_tester):
     assert error.startswith("Traceback (most recent call last):")
     assert "RuntimeError: refusing ip bad of u1" in error
     assert "semantics_defs.py" in error  # the resolver's file
-    assert json.loads(dead[0]["value"]) == {"user_id": "u1", "ip_address": "bad"}
+    assert json.loads(dead[0]["payload"]) == {"user_id": "u1", "ip_address": "bad"}
     assert dead[0]["source"] == "logins"
 
 
@@ -304,6 +305,11 @@ BAD_INPUTS = {
     "non_utf8": (b'{"key": "u1", "value": {"user_id": "u1", "ip_address": "\xff\xfe"}}', "UTF-8"),
     "oversized": (json.dumps(login("u1", "x" * 300)), "exceeds the limit of 200 bytes"),
     "no_value": ('{"key": "u1", "timestamp": 5}', '"value"'),
+    # Not March 2, not shifted by 100 h 39 min.
+    "impossible_date": ('{"key": "u1", "value": {"user_id": "u1", "ip_address": "z"}, '
+                        '"timestamp": "2026-02-30T00:00:00Z"}', "day out of range for its month"),
+    "impossible_offset": ('{"key": "u1", "value": {"user_id": "u1", "ip_address": "z"}, '
+                          '"timestamp": "2026-01-01T00:00:00+99:99"}', "UTC offset out of range"),
 }
 
 
@@ -323,6 +329,50 @@ def test_bad_input_is_dead_lettered(make_tester, case):
     # The engine keeps going in later runs too.
     tester.send_raw([_good("u1", "d")])
     assert tester.state(counts_ips, "u1").history == ["a", "b", "d"]
+
+
+DEAD_LETTER_MEMBERS = ["source", "partition", "offset", "resolver", "key", "timestamp", "error", "payload",
+                       "payload_base64"]
+
+
+def test_record_and_resolver_dead_letters_carry_the_same_members(make_tester):
+    tester = make_tester(raises_on_bad)
+    tester.send_raw(["{not json", json.dumps(login("u1", "bad", timestamp=7))])
+    record, message = tester.dead_letters()
+    assert list(record) == DEAD_LETTER_MEMBERS == list(message)
+    assert (record["source"], record["offset"], record["resolver"], record["key"], record["timestamp"],
+            record["payload"], record["payload_base64"]) == ("logins", 0, None, None, None, "{not json", None)
+    assert (message["source"], message["offset"], message["resolver"], message["key"],
+            message["timestamp"]) == ("logins", 1, "raises_on_bad", "u1", 7)
+    assert json.loads(message["payload"]) == {"user_id": "u1", "ip_address": "bad"}
+
+
+def test_a_line_that_is_not_utf8_keeps_its_raw_bytes_in_base64(make_tester):
+    tester = make_tester(counts_ips)
+    line = BAD_INPUTS["non_utf8"][0]
+    tester.send_raw([line, _good("u1", "a")])
+    (dead,) = tester.dead_letters()
+    assert "UTF-8" in dead["error"]
+    assert dead["payload"] is None
+    assert base64.b64decode(dead["payload_base64"]) == line
+
+
+def test_a_byte_order_mark_at_the_start_of_a_file_is_skipped(make_tester):
+    tester = make_tester(counts_ips)
+    tester.send_raw([b"\xef\xbb\xbf" + _good("u1", "a").encode(), _good("u1", "b")])
+    assert tester.dead_letters() == []
+    assert tester.state(counts_ips, "u1").history == ["a", "b"]
+
+
+def test_a_line_over_the_limit_is_dead_lettered_with_its_size_and_the_next_line_is_read(make_tester):
+    tester = make_tester(counts_ips, max_message_bytes=1000)
+    huge = "x" * (8 << 20)  # longer than the source's 4 MiB read chunk: skipped, never held
+    tester.send_raw([_good("u1", "a"), huge, _good("u1", "b")])
+    (dead,) = tester.dead_letters()
+    assert dead["offset"] == 1
+    assert dead["error"] == f"message of {len(huge):,} bytes exceeds the limit of 1000 bytes".replace(",", "")
+    assert dead["payload"] == "x" * 4096  # a letter keeps the first 4 KiB
+    assert tester.state(counts_ips, "u1").history == ["a", "b"]
 
 
 def test_bad_input_validation_errors_are_clear(make_tester):

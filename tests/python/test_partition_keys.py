@@ -124,3 +124,31 @@ def test_stateful_message_without_key_is_dead_lettered(make_tester):
     assert tester.state(keyed_by_message_key, "u1").users == ["u1", "u1", "u1"]
     assert tester.state_keys(keyed_by_message_key) == ["u1"]
 
+
+
+class MetaEvent(BaseModel):
+    meta: Inner
+    ip_address: str
+
+
+@stream(source=SOURCE, keys={"meta.id": User.id})
+def keyed_by_meta_id(event: MetaEvent, state: State[SeenState]) -> None:
+    state.users.append(f"{event.meta.id}:{event.ip_address}")
+
+
+def test_a_member_named_twice_on_the_key_path_is_dead_lettered_not_split(make_tester):
+    # pydantic takes the last "id", the key path would have read the first: one user's state
+    # changed by an event that shows another user.
+    tester = make_tester(keyed_by_meta_id)
+    tester.send_raw([
+        '{"value": {"meta": {"id": "victim"}, "ip_address": "a"}}',
+        '{"value": {"meta": {"id": "victim", "id": "attacker"}, "ip_address": "b"}}',
+        '{"value": {"meta": {"id": "victim"}, "meta": {"id": "attacker"}, "ip_address": "c"}}',
+        '{"value": {"meta": {"id": "victim", "i\\u0064": "attacker"}, "ip_address": "d"}}',
+        '{"value": {"meta": {"i\\u0064": "victim"}, "ip_address": "e"}}',
+    ])
+    dead = tester.dead_letters()
+    assert [d["offset"] for d in dead] == [1, 2, 3]
+    assert all("more than once" in d["error"] for d in dead), dead
+    assert tester.state(keyed_by_meta_id, "victim").users == ["victim:a", "victim:e"]
+    assert tester.state_keys(keyed_by_meta_id) == ["victim"]
