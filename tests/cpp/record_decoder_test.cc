@@ -145,6 +145,7 @@ TEST(RecordNestingTest, AValueNestingDeeperThanTheLimitIsRefusedBeforeAnyResolve
   raw.value = "x" + brackets;
   EXPECT_TRUE(decoder.DecodeNative(raw, &record).ok());
   EXPECT_EQ(FindNestingBeyond(R"(["\"[[", [[1]]])", 2), 10u);
+}
 
 // Every event decoder (simdjson, the scalar scan, pydantic, json.loads) takes the last of
 // repeated names; the key path's members must be unique, so that the key is read from the
