@@ -433,16 +433,21 @@ Status RecordDecoder::DecodeWithSimdjson(std::string_view bytes, DecodedRecord* 
   }
   // On-Demand validates only what it reads: the members it skips (those of the value, and
   // unknown fields) may still hold `NaN`, `tru`, a stray bracket or 100k-deep nesting, so the
-  // whole record is checked once more (fuzz/record_decoder_fuzz.cc). Not its numbers nor its
-  // string escapes: the DOM parser refuses numbers beyond a double's range (1e400) and
-  // unpaired surrogate escapes (`"\ud800"`), which the grammar of JSON allows and which the
-  // fast paths, reading strictly otherwise, accept in skipped members.
+  // whole record is checked once more (fuzz/record_decoder_fuzz.cc). The DOM parser also
+  // refuses numbers beyond a double's range (1e400) and unpaired surrogate escapes
+  // (`"\ud800"`), which the grammar of JSON allows and which the fast paths accept in skipped
+  // members; it stops at that first error, so the grammar alone judges such a record (it
+  // refuses `-Infinity`, which the DOM parser also reports as a number's error).
   const auto error = impl_->validator.parse(bytes.data(), bytes.size(), false).error();
-  if (error && error != simdjson::NUMBER_ERROR && error != simdjson::STRING_ERROR) {
-    *record = DecodedRecord();
-    return InvalidJson(error);
+  if (!error) return Status::Ok();
+  if ((error == simdjson::NUMBER_ERROR || error == simdjson::STRING_ERROR) &&
+      small_json::IsJsonGrammar(bytes, simdjson::DEFAULT_MAX_DEPTH)) {
+    return Status::Ok();
   }
-  return Status::Ok();
+  *record = DecodedRecord();
+  return InvalidJson(error == simdjson::NUMBER_ERROR || error == simdjson::STRING_ERROR
+                         ? simdjson::TAPE_ERROR
+                         : error);
 }
 
 void RecordDecoder::StartBatch(std::span<const RawRecord> records) {

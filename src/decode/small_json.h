@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include "util/bytes.h"
@@ -144,6 +145,94 @@ inline bool ParseInteger(std::string_view token, int64_t* value) {
   return true;
 }
 
+inline bool IsHex(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+// Whether `text` is one JSON value by the grammar of RFC 8259 alone, its arrays and objects
+// nested at most `max_depth` deep: numbers of any magnitude (`1e400`) and `\u` escapes whether
+// or not they pair (`"\ud800"`) are grammar; `NaN`, `-Infinity`, `01`, `"\q"` and control
+// characters in strings are not. Bytes >= 0x80 in strings are taken as they are: REQUIRES
+// `text` to be valid UTF-8. Not a fast path: the judge of texts that a converting parser
+// refused for a number's range or a lone surrogate, which may hide other errors after them.
+inline bool IsJsonGrammar(std::string_view text, int max_depth) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  std::string open;  // '{' or '[' per open container
+  const auto space = [&] {
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')) ++p;
+  };
+  const auto string = [&] {  // at '"'
+    for (++p; p < end; ++p) {
+      const auto c = static_cast<unsigned char>(*p);
+      if (c == '"') {
+        ++p;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c != '\\') continue;
+      if (++p == end) return false;
+      if (*p == 'u') {
+        if (end - p < 5 || !IsHex(p[1]) || !IsHex(p[2]) || !IsHex(p[3]) || !IsHex(p[4])) {
+          return false;
+        }
+        p += 4;
+      } else if (std::string_view("\"\\/bfnrt").find(*p) == std::string_view::npos) {
+        return false;
+      }
+    }
+    return false;
+  };
+  const auto key = [&] {  // after '{' or a member's ','
+    space();
+    if (p == end || *p != '"' || !string()) return false;
+    space();
+    return p < end && *p++ == ':';
+  };
+  const auto literal = [&](std::string_view word) {
+    if (static_cast<size_t>(end - p) < word.size() || std::string_view(p, word.size()) != word) {
+      return false;
+    }
+    p += word.size();
+    return true;
+  };
+  for (;;) {
+    space();  // at a value
+    if (p == end) return false;
+    const char c = *p;
+    if (c == '{' || c == '[') {
+      if (static_cast<int>(open.size()) == max_depth) return false;
+      ++p;
+      space();
+      if (p < end && *p == (c == '{' ? '}' : ']')) {
+        ++p;
+      } else {
+        open.push_back(c);
+        if (c == '{' && !key()) return false;
+        continue;
+      }
+    } else if (!(c == '"'   ? string()
+                 : c == 't' ? literal("true")
+                 : c == 'f' ? literal("false")
+                 : c == 'n' ? literal("null")
+                            : (p = ScanNumber(p, end)) != nullptr)) {
+      return false;
+    }
+    // After a value: close containers until one goes on after a comma.
+    for (;;) {
+      space();
+      if (open.empty()) return p == end;
+      const bool object = open.back() == '{';
+      if (p < end && *p == ',') {
+        ++p;
+        if (object && !key()) return false;
+        break;
+      }
+      if (p == end || *p != (object ? '}' : ']')) return false;
+      ++p;
+      open.pop_back();
+    }
+  }
+}
+
 class Scanner {
  public:
   // Objects and arrays nest at most this deep in a skipped value.
@@ -254,10 +343,6 @@ class Scanner {
   }
 
  private:
-  static bool IsHex(char c) {
-    return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-  }
-
   bool SkipKey() { return Peek() == '"' && SkipString() && Consume(':'); }
 
   bool Literal(const char* word) {

@@ -68,6 +68,12 @@ TEST_F(RecordDecoderTest, InvalidJsonInsideSkippedMembersIsRefused) {
            R"({"key": "k", "value": {"ip": "1", "score": NaN}})",
            R"({"key": "k", "value": {"a": [1,,2]}})",
            R"({"key": "k", "value": {"a": tru}, "timestamp": 1})",
+           // The DOM parser reports these as a number's error, as it reports 1e400.
+           R"({"key": "k", "value": {"ip": "1", "score": -Infinity}})",
+           R"({"key": "k", "value": {"ip": "1", "score": -NaN}})",
+           // An error after an accepted range error or lone surrogate is still found.
+           R"({"key": "k", "value": {"big": 1e400, "a": tru}})",
+           R"({"key": "k", "value": {"s": "\ud800", "a": [1,]}})",
        }) {
     Status status = Decode(line);
     EXPECT_FALSE(status.ok()) << line;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace statefold::small_json {
 namespace {
@@ -101,58 +102,90 @@ TEST(SmallJsonTest, ConsumeAndAtEndSkipJsonWhitespaceOnly) {
   EXPECT_FALSE(Scanner("").Consume('\0'));
 }
 
+// Texts that are JSON, and texts that are not, whatever their numbers' magnitude.
+const std::vector<std::string> kJson = {"{}",
+                                        "[]",
+                                        " [ ] ",
+                                        "0",
+                                        "-0",
+                                        "1.5",
+                                        "-1.5e-3",
+                                        "1E+10",
+                                        "123456789012345678901234",
+                                        "true",
+                                        "false",
+                                        "null",
+                                        R"("")",
+                                        R"("\" \\ \/ \b \f \n \r \t \u00e9 \uD83D\uDE00")",
+                                        R"({"a": [1, {"b": null}, "c"], "d": {}})",
+                                        R"([[[[]]]])",
+                                        R"([{"a": [{}]}, [], {"b": {"c": [1, {"d": []}]}}])",
+                                        "{\"a\":\n1\t,\r\"b\":2}"};
+const std::vector<std::string> kNotJson = {"",
+                                           "{",
+                                           "}",
+                                           "[",
+                                           "[1,]",
+                                           "[,1]",
+                                           "{\"a\"}",
+                                           "{\"a\":}",
+                                           "{\"a\":1,}",
+                                           "{a:1}",
+                                           "{'a':1}",
+                                           "01",
+                                           "-",
+                                           "1.",
+                                           ".5",
+                                           "1e",
+                                           "1e+",
+                                           "+1",
+                                           "0x1",
+                                           "NaN",
+                                           "Infinity",
+                                           "tru",
+                                           "nul",
+                                           "truex",
+                                           "\"\\x\"",
+                                           "\"\\u12\"",
+                                           "\"\\u12g4\"",
+                                           "\"a",
+                                           "\"\x01\"",
+                                           "[1 2]",
+                                           "[}",
+                                           "{]",
+                                           "{\"a\": 1]",
+                                           "[{]}",
+                                           "{\"a\": [1}",
+                                           "[1, {\"a\": 2]]",
+                                           "{\"a\":1 \"b\":2}",
+                                           "1 2",
+                                           "[\x0b]",
+                                           "[1]]",
+                                           "{}}"};
+
 TEST(SmallJsonTest, SkipValueAcceptsExactlyRfc8259) {
-  for (const char* text :
-       {"{}", "[]", " [ ] ", "0", "-0", "1.5", "-1.5e-3", "1E+10", "123456789012345678901234",
-        "true", "false", "null", R"("")", R"("\" \\ \/ \b \f \n \r \t \u00e9 \uD83D\uDE00")",
-        R"({"a": [1, {"b": null}, "c"], "d": {}})", R"([[[[]]]])",
-        R"([{"a": [{}]}, [], {"b": {"c": [1, {"d": []}]}}])", "{\"a\":\n1\t,\r\"b\":2}"}) {
-    EXPECT_TRUE(Skips(text)) << text;
+  for (const std::string& text : kJson) EXPECT_TRUE(Skips(text)) << text;
+  for (const std::string& text : kNotJson) EXPECT_FALSE(Skips(text)) << text;
+  EXPECT_FALSE(Skips("\"\xc3\xa9\""));  // declined: the full parser reads non-ASCII
+}
+
+// The judge of records that simdjson's DOM parser refused for a number's range or a lone
+// surrogate (RecordDecoder::DecodeWithSimdjson): grammar, and nothing but grammar.
+TEST(SmallJsonTest, IsJsonGrammarAcceptsExactlyRfc8259) {
+  for (const std::string& text : kJson) EXPECT_TRUE(IsJsonGrammar(text, 8)) << text;
+  for (const std::string& text : kNotJson) EXPECT_FALSE(IsJsonGrammar(text, 8)) << text;
+  for (const char* text : {"\"\xc3\xa9\"", "1e400", "-1e400", R"(["\ud800", "\udc00\ud800"])",
+                           R"({"a": {"b": [1e999, "\udfff"]}})"}) {
+    EXPECT_TRUE(IsJsonGrammar(text, 8)) << text;
   }
-  for (const char* text : {"",
-                           "{",
-                           "}",
-                           "[",
-                           "[1,]",
-                           "[,1]",
-                           "{\"a\"}",
-                           "{\"a\":}",
-                           "{\"a\":1,}",
-                           "{a:1}",
-                           "{'a':1}",
-                           "01",
-                           "-",
-                           "1.",
-                           ".5",
-                           "1e",
-                           "1e+",
-                           "+1",
-                           "0x1",
-                           "NaN",
-                           "Infinity",
-                           "tru",
-                           "nul",
-                           "truex",
-                           "\"\\x\"",
-                           "\"\\u12\"",
-                           "\"\\u12g4\"",
-                           "\"a",
-                           "\"\x01\"",
-                           "\"\xc3\xa9\"",
-                           "[1 2]",
-                           "[}",
-                           "{]",
-                           "{\"a\": 1]",
-                           "[{]}",
-                           "{\"a\": [1}",
-                           "[1, {\"a\": 2]]",
-                           "{\"a\":1 \"b\":2}",
-                           "1 2",
-                           "[\x0b]",
-                           "[1]]",
-                           "{}}"}) {
-    EXPECT_FALSE(Skips(text)) << text;
+  for (const char* text : {"-Infinity", "-NaN", "[1e400, tru]", R"(["\ud800", 01])",
+                           R"({"a": "\ud800" "b"})", "[1e400,]"}) {
+    EXPECT_FALSE(IsJsonGrammar(text, 8)) << text;
   }
+  EXPECT_TRUE(IsJsonGrammar(std::string(8, '[') + std::string(8, ']'), 8));
+  EXPECT_FALSE(IsJsonGrammar(std::string(9, '[') + std::string(9, ']'), 8));
+  EXPECT_TRUE(IsJsonGrammar(R"({"a": {"b": {}}})", 3));  // an empty container is a level too
+  EXPECT_FALSE(IsJsonGrammar(R"({"a": {"b": {}}})", 2));
 }
 
 TEST(SmallJsonTest, SkipValueNestsAtMost32Deep) {

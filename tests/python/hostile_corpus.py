@@ -6,14 +6,16 @@ is the set of a user's IP addresses, the feature User.unique_ip_count), determin
 Every class of bad record that statefold issue #12 lists (invalid JSON, truncated records,
 invalid UTF-8, BOMs, oversized lines, deep nesting, duplicate member names, impossible
 timestamps, NaN and Infinity, wrong types, missing members, huge numbers, control characters,
-...) is interleaved with well-formed records. Each class owns a few keys of its own
+...) is interleaved with well-formed records, and so are records that every reader must take
+as another (a name given twice is its last occurrence: "aliases"). Each class owns a few keys of its own
 (`<class>-0` ...): its good records use them, and its bad records name them (or each other,
 for the records that try to pass as one user while changing another), so that a bad record
 accepted wrongly changes the state of its own class's keys and no other. Blank lines, which
 the file source skips (docs/semantics.md, Offsets), are interleaved too.
 
 `generate(seed)` returns the lines (bytes, without their newline) and, per line, what it is:
-a `Line` with `kind` "good", "bad" or "blank", the class and, for a good record, its key.
+a `Line` with `kind` "good", "bad", "alias" or "blank", the class and, for a good record,
+its key (for an alias, the record it must act as).
 The same seed gives the same bytes.
 """
 
@@ -32,9 +34,10 @@ BOM = b"\xef\xbb\xbf"
 
 @dataclass(frozen=True)
 class Line:
-    kind: str  # "good", "bad" or "blank"
-    cls: str  # the class of a bad record or of the keys of a good one
+    kind: str  # "good", "bad", "alias" or "blank"
+    cls: str  # the class of a bad record or an alias, or of the keys of a good one
     key: Optional[str] = None  # of a good record
+    as_record: Optional[bytes] = None  # of an alias: the record it must act as
 
 
 def dumps(obj) -> bytes:
@@ -109,17 +112,25 @@ def deep_nesting(rng, keys):
 
 
 def duplicate_members(rng, keys):
+    """Repeated member names, each with what every reader takes it as: the last of the
+    repeated names, in the value as in the envelope (docs/semantics.md, State). A record with
+    a name repeated on a `keys=` path is a dead letter (test_partition_keys.py); the example
+    keys by the envelope, so these are accepted, and must act as their last members."""
     victim, attacker = rng.sample(keys, 2)
+    value = f'{{"user_id": "{victim}", "ip_address": "10.7.7.7"}}'
     return rng.choice([
-        # The state of one user, changed by an event shown as another's (issue #12 item 9).
-        record_text(victim, f'{{"user_id": "{victim}", "user_id": "{attacker}", '
-                            f'"ip_address": "10.7.7.7"}}'),
-        record_text(victim, f'{{"user_id": "{victim}", "ip_address": "10.7.7.7", '
-                            f'"ip_address": "10.7.7.8"}}'),
-        f'{{"key": "{victim}", "key": "{attacker}", "value": {{"user_id": "{victim}", '
-        f'"ip_address": "10.7.7.7"}}}}'.encode(),
-        f'{{"key": "{victim}", "value": {{"user_id": "{victim}", "ip_address": "10.7.7.7"}}, '
-        f'"value": {{"user_id": "{attacker}", "ip_address": "10.7.7.8"}}}}'.encode(),
+        (record_text(victim, f'{{"user_id": "{victim}", "user_id": "{attacker}", '
+                             f'"ip_address": "10.7.7.7"}}'),
+         record_text(victim, f'{{"user_id": "{attacker}", "ip_address": "10.7.7.7"}}')),
+        (record_text(victim, f'{{"user_id": "{victim}", "ip_address": "10.7.7.7", '
+                             f'"ip_address": "10.7.7.8"}}'),
+         record_text(victim, f'{{"user_id": "{victim}", "ip_address": "10.7.7.8"}}')),
+        (f'{{"key": "{victim}", "key": "{attacker}", "value": {value}}}'.encode(),
+         f'{{"key": "{attacker}", "value": {value}}}'.encode()),
+        (f'{{"key": "{victim}", "value": {value}, '
+         f'"value": {{"user_id": "{attacker}", "ip_address": "10.7.7.8"}}}}'.encode(),
+         f'{{"key": "{victim}", "value": {{"user_id": "{attacker}", '
+         f'"ip_address": "10.7.7.8"}}}}'.encode()),
     ])
 
 
@@ -226,7 +237,6 @@ CLASSES: Dict[str, Callable[[random.Random, List[str]], bytes]] = {
     "bom_mid_file": bom_mid_file,
     "oversized": oversized,
     "deep_nesting": deep_nesting,
-    "duplicate_members": duplicate_members,
     "impossible_date": impossible_date,
     "impossible_offset": impossible_offset,
     "out_of_range_time_fields": out_of_range_time_fields,
@@ -238,6 +248,10 @@ CLASSES: Dict[str, Callable[[random.Random, List[str]], bytes]] = {
     "control_characters": control_characters,
     "lone_surrogates": lone_surrogates,
     "trailing_content": trailing_content,
+}
+# Records that are accepted as another record: fn(rng, own keys) -> (bytes, as what).
+ALIASES: Dict[str, Callable[[random.Random, List[str]], Tuple[bytes, bytes]]] = {
+    "duplicate_members": duplicate_members,
 }
 # Few of these: each is large.
 COUNTS = {"oversized": 2, "deep_nesting": 3}
@@ -258,7 +272,11 @@ def generate(seed: int = 12, bad_per_class: int = 300, good: int = 6000,
         keys = keys_of(cls)
         for _ in range(COUNTS.get(cls, bad_per_class)):
             items.append((make(rng, keys), Line("bad", cls)))
-    owners = list(CLASSES) + [BOM_AT_FILE_START]
+    for cls, make in ALIASES.items():
+        for _ in range(bad_per_class):
+            text, as_record = make(rng, keys_of(cls))
+            items.append((text, Line("alias", cls, as_record=as_record)))
+    owners = list(CLASSES) + list(ALIASES) + [BOM_AT_FILE_START]
     for i in range(good):
         cls = owners[i % len(owners)]
         key = rng.choice(keys_of(cls))
@@ -281,11 +299,14 @@ def generate(seed: int = 12, bad_per_class: int = 300, good: int = 6000,
 
 
 def good_only(lines: List[bytes], labels: List[Line]) -> List[bytes]:
-    """The well-formed records alone, in order, without the BOM."""
+    """The well-formed records alone, in order, without the BOM; each alias as the record it
+    must act as."""
     out = []
     for text, label in zip(lines, labels):
         if label.kind == "good":
             out.append(text[len(BOM):] if text.startswith(BOM) else text)
+        elif label.kind == "alias":
+            out.append(label.as_record)
     return out
 
 
