@@ -148,7 +148,8 @@ TEST(RecordNestingTest, AValueNestingDeeperThanTheLimitIsRefusedBeforeAnyResolve
   DecodedRecord record;
   EXPECT_TRUE(decoder.Decode(std::string_view(line.data(), size), &record).ok());
   RawRecord raw;
-  raw.value = "x" + brackets;
+  const std::string payload = "x" + brackets;  // outlives the view
+  raw.value = payload;
   EXPECT_TRUE(decoder.DecodeNative(raw, &record).ok());
   EXPECT_EQ(FindNestingBeyond(R"(["\"[[", [[1]]])", 2), 10u);
 }
