@@ -22,6 +22,7 @@
 
 #include "decode/event_decoder.h"
 #include "decode/record_decoder.h"
+#include "event_layouts.h"
 #include "statefold/native.h"
 
 namespace statefold {
@@ -31,46 +32,7 @@ using native::EventFromFields;
 using native::EventLayoutOf;
 
 // The layouts of tests/cpp/event_decoder_test.cc.
-struct Login {
-  std::string_view user_id;
-  std::string ip_address;
-  int64_t count = 0;
-  int32_t small = 0;
-  uint8_t tiny = 0;
-  uint64_t unsigned_big = 0;
-  bool admin = false;
-  std::optional<int64_t> score;
-  std::optional<std::string> note;
-  std::optional<bool> flag;
-  bool operator==(const Login&) const = default;
-};
-STATEFOLD_STRUCT(Login, user_id, ip_address, count, small, tiny, unsigned_big, admin, score, note,
-                 flag)
-
-struct WithDouble {
-  std::string id;
-  double ratio = 0;
-  bool operator==(const WithDouble&) const = default;
-};
-STATEFOLD_STRUCT(WithDouble, id, ratio)
-
-struct Item {
-  std::string name;
-  std::optional<float> weight;
-  std::vector<int16_t> codes;
-  bool operator==(const Item&) const = default;
-};
-STATEFOLD_STRUCT(Item, name, weight, codes)
-
-struct Order {
-  WithDouble customer;
-  std::vector<Item> items;
-  std::optional<std::vector<std::string>> tags;
-  std::vector<std::vector<int64_t>> grid;
-  std::optional<WithDouble> referrer;
-  bool operator==(const Order&) const = default;
-};
-STATEFOLD_STRUCT(Order, customer, items, tags, grid, referrer)
+using namespace testing_events;
 
 [[noreturn]] void Fail(const char* tier, const std::string& got, const std::string& want,
                        std::string_view value) {

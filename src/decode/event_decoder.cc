@@ -500,9 +500,9 @@ struct EventDecoder::Impl {
   }
 
   // Decodes inputs from the first on from one document stream while the documents line up
-  // with the values, and returns how many it decoded.
-  size_t DecodeStream(std::span<const EventInput> inputs, std::span<const FieldValue>* fields,
-                      std::vector<DecodeFailure>* failures) {
+  // with the values, and returns how many it went through; those it could not decode are in
+  // `retry`, for the caller to decode one by one.
+  size_t DecodeStream(std::span<const EventInput> inputs, std::span<const FieldValue>* fields) {
     const size_t n = inputs.size();
     starts.resize(n);
     size_t total = 0;
@@ -544,9 +544,11 @@ struct EventDecoder::Impl {
       if (parsed) {
         fields[i] = Fields(out);
       } else {
+        // Decoded again on its own, after the stream: the stream's first pass saw the whole
+        // batch and may have found another error in the value first, and a value must get
+        // one outcome, its reason included, however it is batched.
         fields[i] = {};
-        failures->push_back(
-            {i, Fail(error.empty() ? std::string("message value is not valid JSON") : error)});
+        retry.push_back(i);
       }
       ++i;
     }
@@ -563,6 +565,7 @@ struct EventDecoder::Impl {
   std::string padded;          // a value and simdjson's padding
   std::string batch;           // a batch's values, one per line, and simdjson's padding
   std::vector<size_t> starts;  // of each value's document in `batch`
+  std::vector<size_t> retry;   // values the stream did not decode: decoded on their own
   std::string error;
 };
 
@@ -580,7 +583,19 @@ void EventDecoder::DecodeBatch(std::span<const EventInput> inputs,
   fields->resize(inputs.size());
   failures->clear();
   size_t i = 0;
-  if (!d.simple && inputs.size() > 1) i = d.DecodeStream(inputs, fields->data(), failures);
+  if (!d.simple && inputs.size() > 1) {
+    d.retry.clear();
+    i = d.DecodeStream(inputs, fields->data());
+    for (size_t k : d.retry) {  // the stream is gone: its parser is free again
+      FieldValue* out = d.NewFields();
+      (*fields)[k] = d.Fields(out);
+      Status status = d.DecodeText(inputs[k].value, out);
+      if (!status.ok()) {
+        (*fields)[k] = {};
+        failures->push_back({k, std::move(status)});
+      }
+    }
+  }
   for (; i < inputs.size(); ++i) {
     FieldValue* out = d.NewFields();
     (*fields)[i] = d.Fields(out);
