@@ -19,6 +19,7 @@
 
 #include "statefold/feature_value.h"
 #include "statefold/resolver.h"
+#include "statefold/source.h"
 #include "statefold/status.h"
 
 namespace statefold {
@@ -67,6 +68,13 @@ struct RunStats {
   uint64_t checkpoints = 0;
   double seconds = 0;
   bool interrupted = false;  // should_stop ended the run
+  // The partitions assigned to this process that it did not read when the run ended
+  // (Source::Refused), with their source's name.
+  struct Refused {
+    std::string source;
+    RefusedPartition partition;
+  };
+  std::vector<Refused> refused;
 };
 
 // Not thread-safe: one thread calls AddSource, AddResolver and Run, in that order.

@@ -65,12 +65,25 @@ struct DeadLetter {
   std::string state_key;       // the key its resolver keyed the message by, when known
 };
 
+// A partition assigned to this process that it does not read, and why: its state is not in
+// this state directory (Kafka: the group has committed a position past this directory's, so
+// the records before it were applied to another worker's state).
+struct RefusedPartition {
+  int32_t partition = 0;
+  std::string reason;  // for a user to act on
+};
+
 class Source {
  public:
   virtual ~Source() = default;
 
   // Name used for the stored positions (the source's name in the resolver definitions).
   virtual const std::string& name() const = 0;
+
+  // The state directory's own identity (created with it, kept for its life), given before
+  // Seek: sources in a membership use it to be recognised across restarts (Kafka: static
+  // group membership, `group.instance.id`, so that a restart moves no partition).
+  virtual void SetInstanceId(const std::string& id) { (void)id; }
 
   // Continues after `positions` (as returned by Positions() of an earlier run).
   virtual Status Seek(const std::vector<SourcePosition>& positions) = 0;
@@ -99,6 +112,10 @@ class Source {
     (void)next_offset;
     return -1;
   }
+
+  // The partitions assigned to this process that it does not read (RefusedPartition), as of
+  // the last Poll. AtEnd() does not wait for them.
+  virtual std::vector<RefusedPartition> Refused() const { return {}; }
 
   // Records skipped for arriving later than the source's deadline, since the source opened.
   virtual uint64_t SkippedLate() const { return 0; }
@@ -129,11 +146,11 @@ struct KafkaSourceOptions {
   // librdkafka properties, e.g. {"bootstrap.servers", "127.0.0.1:9092"}; these win over
   // statefold's defaults.
   std::vector<std::pair<std::string, std::string>> properties;
-  // AtEnd() once every assigned partition is caught up (backfills and tests); otherwise the
-  // source never ends and the run stops on a signal. With only some of the topic's partitions
-  // assigned, the assignment must also have held for a group session timeout: a consumer that
-  // was killed keeps its partitions until then, and they must not be mistaken for another
-  // live process's share.
+  // AtEnd() once every assigned partition is caught up or refused (backfills and tests);
+  // otherwise the source never ends and the run stops on a signal. With only some of the
+  // topic's partitions assigned, the assignment must also have held for a group session
+  // timeout: a consumer that was killed keeps its partitions until then, and they must not be
+  // mistaken for another live process's share.
   bool stop_at_end = false;
   // Dead letters of this source are produced to this topic (key, value and timestamp of the
   // message; headers statefold.source.{topic,partition,offset}, statefold.resolver and
@@ -145,7 +162,12 @@ struct KafkaSourceOptions {
 };
 
 // Opens a Kafka topic read in a consumer group (docs/operations.md). Fails with
-// InvalidArgument naming the property when librdkafka rejects the configuration.
+// InvalidArgument naming the property when librdkafka rejects the configuration. The consumer
+// joins the group at Seek, as static member SetInstanceId (unless the properties set
+// `group.instance.id`). Each assigned partition starts at this state directory's position (none:
+// the earliest offset), unless the group has committed an offset past it: then it is refused
+// (Refused()), since its records before that offset were applied to another directory's state
+// and reading on would give its keys partial state.
 Status OpenKafkaSource(KafkaSourceOptions options, std::unique_ptr<Source>* source);
 
 }  // namespace statefold

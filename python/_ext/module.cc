@@ -79,7 +79,15 @@ void BindOptions(nb::module_& m) {
       .def_ro("keys", &RunStats::keys)
       .def_ro("checkpoints", &RunStats::checkpoints)
       .def_ro("seconds", &RunStats::seconds)
-      .def_ro("interrupted", &RunStats::interrupted);
+      .def_ro("interrupted", &RunStats::interrupted)
+      .def_prop_ro("refused", [](const RunStats& stats) {
+        // (source, partition, reason) per partition assigned but not read
+        nb::list refused;
+        for (const RunStats::Refused& r : stats.refused) {
+          refused.append(nb::make_tuple(r.source, r.partition.partition, r.partition.reason));
+        }
+        return refused;
+      });
 
   nb::class_<FileSourceOptions>(m, "FileSourceOptions")
       .def(
@@ -199,7 +207,11 @@ void BindRunStatus(nb::module_& m) {
   nb::class_<RunStatus::Source>(status, "Source")
       .def_ro("name", &RunStatus::Source::name)
       .def_ro("skipped_late", &RunStatus::Source::skipped_late)
-      .def_ro("partitions", &RunStatus::Source::partitions);
+      .def_ro("partitions", &RunStatus::Source::partitions)
+      .def_ro("refused", &RunStatus::Source::refused);
+  nb::class_<RefusedPartition>(status, "RefusedPartition")
+      .def_ro("partition", &RefusedPartition::partition)
+      .def_ro("reason", &RefusedPartition::reason);
   nb::class_<RunStatus::Resolver>(status, "Resolver")
       .def_ro("name", &RunStatus::Resolver::name)
       .def_ro("keys", &RunStatus::Resolver::keys);

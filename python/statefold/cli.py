@@ -78,6 +78,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         if server is not None:
             server.stop()
     print(_summary(stats, bool(stop_requested)))
+    if stats["refused"] and args.stop_at_end:
+        # The reasons went to stderr as each partition was refused.
+        partitions = ", ".join(f"{source} partition {p}" for source, p, _ in stats["refused"])
+        print(f"statefold: not read here: {partitions}: their state is in another worker's "
+              "state directory (see above); the run did not reach the end of the input",
+              file=sys.stderr)
+        return 2
     return 0
 
 
@@ -176,6 +183,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         for p in sorted(source.partitions, key=lambda p: p.partition):
             lag = "unknown" if p.lag is None else f"{p.lag:,}"
             print(f"source {source.name} partition {p.partition}: next offset {p.next_offset:,}, lag {lag}")
+        for r in sorted(source.refused, key=lambda r: r.partition):
+            print(f"source {source.name} partition {r.partition}: refused: {r.reason}")
     for resolver in status.resolvers:
         print(f"resolver {resolver.name}: {resolver.keys:,} keys")
     return 0

@@ -257,15 +257,16 @@ class Client:
     def run_status(self) -> Any:
         """The metrics stored with the last checkpoint as a typed, read-only _ext.RunStatus
         (src/state/run_status.h): updated_ms, started_ms, the run counters, sources (name,
-        skipped_late, partitions: partition, next_offset, lag or None) and resolvers (name,
-        keys). Raises NotFoundError before the first checkpoint."""
+        skipped_late, partitions: partition, next_offset, lag or None; refused: partition,
+        reason, for partitions assigned but not read here) and resolvers (name, keys). Raises NotFoundError before the first checkpoint."""
         return self._reader().run_status()
 
     def status(self) -> Dict[str, Any]:
         """run_status() as the documented dict (what `statefold status --json` prints):
         {"updated_ms", "run": {"started_ms", "messages", "outputs", "resolver_errors",
         "dead_letters", "checkpoints", "last_checkpoint_commit_ms"}, "sources": {name:
-        {"skipped_late", "partitions": {"<p>": {"next_offset", "lag"}}}}, "resolvers": {name:
+        {"skipped_late", "partitions": {"<p>": {"next_offset", "lag"}}, "refused": {"<p>":
+        reason}}}, "resolvers": {name:
         {"keys"}}}."""
         # The record's JSON form has one owner, RunStatus::ToJson.
         return json.loads(self.run_status().to_json())

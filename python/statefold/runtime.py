@@ -153,7 +153,7 @@ def bind_sources(
 
 
 _RUN_STATS = ("messages", "outputs", "dead_letters", "resolver_errors", "keys", "checkpoints",
-              "seconds")
+              "seconds", "refused")
 
 
 def run(
@@ -168,7 +168,9 @@ def run(
     (asked between batches) returns true; either way the run ends with a checkpoint, unless
     the online store is unreachable then: the run ends without it (an AbortedError, or the
     interrupt that stopped it) and the next run redoes that epoch. Returns run stats:
-    messages, outputs, dead_letters, resolver_errors, keys, checkpoints, seconds."""
+    messages, outputs, dead_letters, resolver_errors, keys, checkpoints, seconds, and refused:
+    (source, partition, reason) for each partition assigned to this process that it did not
+    read, because its state is in another worker's state directory (Kafka)."""
     check_unique_names(resolvers)
     stats = _ext.run(options, list(sources), [r.engine_resolver for r in resolvers], on_feature,
                      should_stop)

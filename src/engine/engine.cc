@@ -161,6 +161,11 @@ class Engine::Impl {
     }
     STATEFOLD_RETURN_IF_ERROR(CommitEpoch());
     for (const ResolverRun& r : resolvers_) stats->keys += r.cache->committed_keys();
+    for (const auto& source : sources_) {
+      for (RefusedPartition& refused : source->Refused()) {
+        stats->refused.push_back({source->name(), std::move(refused)});
+      }
+    }
     stats->seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return Status::Ok();
@@ -184,10 +189,13 @@ class Engine::Impl {
       }
       STATEFOLD_RETURN_IF_ERROR(r.cache->Open());
     }
+    std::string instance_id;
+    STATEFOLD_RETURN_IF_ERROR(store_->InstanceId(&instance_id));
     std::vector<Source*> sources;
     for (auto& source : sources_) {
       std::vector<SourcePosition> positions;
       STATEFOLD_RETURN_IF_ERROR(store_->GetPositions(source->name(), &positions));
+      source->SetInstanceId(instance_id);
       STATEFOLD_RETURN_IF_ERROR(source->Seek(positions));
       sources.push_back(source.get());
     }
@@ -598,6 +606,7 @@ class Engine::Impl {
         s.partitions.push_back(
             {p.partition, p.next_offset, lag < 0 ? std::nullopt : std::optional<int64_t>(lag)});
       }
+      s.refused = source->Refused();
     }
     for (const ResolverRun& r : resolvers_) {
       status.resolvers.push_back({r.spec->name, r.cache->committed_keys()});

@@ -1,11 +1,12 @@
 // KafkaSource on librdkafka's high-level consumer, with an eager rebalance callback that
-// starts each assigned partition at the checkpointed position.
+// starts each assigned partition at the checkpointed position, or refuses it.
 
 #include "source/kafka_source.h"
 
 #include <librdkafka/rdkafka.h>
 
 #include <cstdio>
+#include <random>
 
 #include "statefold/coding.h"
 
@@ -57,6 +58,7 @@ Status OpenKafkaSource(KafkaSourceOptions options, std::unique_ptr<Source>* sour
       return Status::InvalidArgument("Kafka source " + result->options_.name + ": " + error);
     }
     if (key == "session.timeout.ms") result->session_timeout_ms_ = std::stoll(value);
+    if (key == "group.instance.id") result->own_instance_id_ = true;
   }
   rd_kafka_conf_set_opaque(conf, result.get());
   rd_kafka_conf_set_rebalance_cb(
@@ -69,22 +71,24 @@ Status OpenKafkaSource(KafkaSourceOptions options, std::unique_ptr<Source>* sour
       conf, [](rd_kafka_t* kafka, int err, const char* reason, void* opaque) {
         ErrorCallback(kafka, err, reason, &static_cast<KafkaSource*>(opaque)->last_error_);
       });
-  result->kafka_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
-  if (result->kafka_ == nullptr) {
-    return Status::InvalidArgument("Kafka source " + result->options_.name + ": " + error);
-  }
-  rd_kafka_poll_set_consumer(result->kafka_);
+  result->conf_ = conf;
   *source = std::move(result);
   return Status::Ok();
 }
 
 KafkaSource::~KafkaSource() {
   ReleaseMessages();
+  if (conf_ != nullptr) rd_kafka_conf_destroy(conf_);
   if (producer_ != nullptr) {
     rd_kafka_flush(producer_, 10000);
     rd_kafka_destroy(producer_);
   }
   if (kafka_ != nullptr) {
+    // The last checkpoint's positions, synchronously this time: the next owner of each
+    // partition compares its own position with them (OwnershipProblem).
+    rd_kafka_topic_partition_list_t* offsets = CommittableOffsets(committed_);
+    if (offsets->cnt > 0) rd_kafka_commit(kafka_, offsets, /*async=*/0);
+    rd_kafka_topic_partition_list_destroy(offsets);
     rd_kafka_consumer_close(kafka_);
     rd_kafka_destroy(kafka_);
   }
@@ -95,29 +99,86 @@ void KafkaSource::ReleaseMessages() {
   held_.clear();
 }
 
+std::string KafkaSource::OwnershipProblem(const std::string& topic, const std::string& group,
+                                          int32_t partition, int64_t local, int64_t committed) {
+  if (committed < 0 || committed <= (local < 0 ? 0 : local)) return "";
+  return "partition " + std::to_string(partition) + " of topic " + topic +
+         " is not read here: " + "group " + group + " has committed offset " +
+         std::to_string(committed) + " for it, and this state directory holds its state " +
+         (local < 0 ? std::string("for none of its records")
+                    : "only up to offset " + std::to_string(local)) +
+         ", so the state of its records before " + std::to_string(committed) +
+         " is in another worker's state directory; reading on would give its keys partial "
+         "state (docs/operations.md, \"Running several workers\")";
+}
+
 void KafkaSource::OnRebalance(bool assign, rd_kafka_topic_partition_list_t* partitions) {
-  if (assign) {
-    for (int i = 0; i < partitions->cnt; ++i) {
-      rd_kafka_topic_partition_t& p = partitions->elems[i];
-      auto next = next_offsets_.find(p.partition);
-      if (next != next_offsets_.end()) p.offset = next->second;
-      assigned_.insert(p.partition);
-    }
-    assigned_at_ = std::chrono::steady_clock::now();
-    rd_kafka_assign(kafka_, partitions);
-  } else {
-    // Revoked: state of these partitions' keys stays in this state directory; see
-    // docs/operations.md on running several processes in one group.
+  if (!assign) {
     for (int i = 0; i < partitions->cnt; ++i) {
       assigned_.erase(partitions->elems[i].partition);
       at_end_.erase(partitions->elems[i].partition);
+      refused_.erase(partitions->elems[i].partition);
     }
     rd_kafka_assign(kafka_, nullptr);
+    return;
   }
+  // The group's committed offsets: the last checkpoint of whichever worker read each
+  // partition last. When they cannot be read, no partition is taken on trust.
+  rd_kafka_topic_partition_list_t* committed = rd_kafka_topic_partition_list_copy(partitions);
+  const rd_kafka_resp_err_t error = rd_kafka_committed(kafka_, committed, 30000);
+  rd_kafka_topic_partition_list_t* accepted = rd_kafka_topic_partition_list_new(partitions->cnt);
+  for (int i = 0; i < partitions->cnt; ++i) {
+    const int32_t partition = partitions->elems[i].partition;
+    assigned_.insert(partition);
+    const auto next = next_offsets_.find(partition);
+    const int64_t local = next == next_offsets_.end() ? -1 : next->second;
+    std::string problem;
+    const rd_kafka_resp_err_t partition_error =
+        error != RD_KAFKA_RESP_ERR_NO_ERROR ? error : committed->elems[i].err;
+    if (partition_error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      problem = "partition " + std::to_string(partition) + " of topic " + options_.topic +
+                " is not read here: the group's committed offset for it could not be read (" +
+                rd_kafka_err2str(partition_error) + "), so whether this state directory holds " +
+                "its state is unknown";
+    } else {
+      problem = OwnershipProblem(options_.topic, options_.group_id, partition, local,
+                                 committed->elems[i].offset);
+    }
+    if (!problem.empty()) {
+      std::fprintf(stderr, "statefold: kafka: %s\n", problem.c_str());
+      refused_[partition] = std::move(problem);
+      continue;
+    }
+    refused_.erase(partition);
+    rd_kafka_topic_partition_list_add(accepted, options_.topic.c_str(), partition)->offset =
+        local < 0 ? RD_KAFKA_OFFSET_BEGINNING : local;
+  }
+  rd_kafka_topic_partition_list_destroy(committed);
+  assigned_at_ = std::chrono::steady_clock::now();
+  rd_kafka_assign(kafka_, accepted);
+  rd_kafka_topic_partition_list_destroy(accepted);
+}
+
+std::vector<RefusedPartition> KafkaSource::Refused() const {
+  std::vector<RefusedPartition> refused;
+  for (const auto& [partition, reason] : refused_) refused.push_back({partition, reason});
+  return refused;
 }
 
 Status KafkaSource::Seek(const std::vector<SourcePosition>& positions) {
   for (const SourcePosition& p : positions) next_offsets_[p.partition] = p.next_offset;
+  char text[512];
+  if (!own_instance_id_ && !instance_id_.empty() &&
+      rd_kafka_conf_set(conf_, "group.instance.id", instance_id_.c_str(), text, sizeof text) !=
+          RD_KAFKA_CONF_OK) {
+    return Status::InvalidArgument("Kafka source " + options_.name + ": " + text);
+  }
+  kafka_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf_, text, sizeof text);
+  if (kafka_ == nullptr) {
+    return Status::InvalidArgument("Kafka source " + options_.name + ": " + text);
+  }
+  conf_ = nullptr;  // the consumer's now
+  rd_kafka_poll_set_consumer(kafka_);
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, options_.topic.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_resp_err_t error = rd_kafka_subscribe(kafka_, topics);
@@ -141,6 +202,8 @@ Status KafkaSource::Seek(const std::vector<SourcePosition>& positions) {
 }
 
 Status KafkaSource::Poll(size_t max_records, std::vector<RawRecord>* batch) {
+  if (kafka_ == nullptr)
+    return Status::InvalidArgument("Kafka source " + name() + ": Poll before Seek");
   ReleaseMessages();
   batch->clear();
   headers_.clear();
@@ -222,7 +285,7 @@ Status KafkaSource::Poll(size_t max_records, std::vector<RawRecord>* batch) {
 bool KafkaSource::AtEnd() const {
   if (!options_.stop_at_end || assigned_.empty()) return false;
   for (int32_t partition : assigned_) {
-    if (!at_end_.count(partition)) return false;
+    if (!at_end_.count(partition) && !refused_.count(partition)) return false;
   }
   if (static_cast<int>(assigned_.size()) == topic_partitions_) return true;
   return std::chrono::steady_clock::now() - assigned_at_ >=
@@ -239,7 +302,8 @@ std::vector<SourcePosition> KafkaSource::Positions() const {
 
 int64_t KafkaSource::Lag(int32_t partition, int64_t next_offset) const {
   int64_t low = -1, high = -1;  // cached from fetch responses: no request
-  if (rd_kafka_get_watermark_offsets(kafka_, options_.topic.c_str(), partition, &low, &high) !=
+  if (kafka_ == nullptr ||
+      rd_kafka_get_watermark_offsets(kafka_, options_.topic.c_str(), partition, &low, &high) !=
           RD_KAFKA_RESP_ERR_NO_ERROR ||
       high < 0) {
     return -1;
@@ -247,14 +311,24 @@ int64_t KafkaSource::Lag(int32_t partition, int64_t next_offset) const {
   return high > next_offset ? high - next_offset : 0;
 }
 
-void KafkaSource::Committed(const std::vector<SourcePosition>& positions) {
+rd_kafka_topic_partition_list_t* KafkaSource::CommittableOffsets(
+    const std::vector<SourcePosition>& positions) const {
   rd_kafka_topic_partition_list_t* offsets =
       rd_kafka_topic_partition_list_new(static_cast<int>(positions.size()));
   for (const SourcePosition& p : positions) {
-    if (!assigned_.count(p.partition)) continue;
+    // Only partitions read here: a refused one's position in this directory is behind the
+    // group's, which must never go back.
+    if (!assigned_.count(p.partition) || refused_.count(p.partition)) continue;
     rd_kafka_topic_partition_list_add(offsets, options_.topic.c_str(), p.partition)->offset =
         p.next_offset;
   }
+  return offsets;
+}
+
+void KafkaSource::Committed(const std::vector<SourcePosition>& positions) {
+  if (kafka_ == nullptr) return;
+  committed_ = positions;
+  rd_kafka_topic_partition_list_t* offsets = CommittableOffsets(positions);
   if (offsets->cnt > 0) rd_kafka_commit(kafka_, offsets, /*async=*/1);
   rd_kafka_topic_partition_list_destroy(offsets);
 }

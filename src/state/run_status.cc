@@ -59,6 +59,15 @@ Status ReadObject(simdjson::dom::object object, std::string_view name, simdjson:
   return Status::Ok();
 }
 
+// A partition number, the name of its member.
+Status ReadPartitionNumber(std::string_view number, int32_t* partition) {
+  if (std::from_chars(number.data(), number.data() + number.size(), *partition).ptr !=
+      number.data() + number.size()) {
+    return Malformed("partition " + std::string(number) + " is not a number");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string RunStatus::ToJson() const {
@@ -101,6 +110,15 @@ std::string RunStatus::ToJson() const {
       }
       json += "}";
     }
+    json += "},\"refused\":{";
+    for (size_t i = 0; i < sources[s].refused.size(); ++i) {
+      const RefusedPartition& r = sources[s].refused[i];
+      if (i > 0) json += ",";
+      json += "\"";
+      AppendInteger(r.partition, &json);
+      json += "\":";
+      AppendJsonString(r.reason, &json);
+    }
     json += "}}";
   }
   json += "},\"resolvers\":{";
@@ -142,20 +160,28 @@ Status RunStatus::Parse(std::string_view json, RunStatus* status) {
       simdjson::dom::object object, partitions;
       if (member.value.get_object().get(object)) return Malformed("a source is not an object");
       STATEFOLD_RETURN_IF_ERROR(ReadMember(object, "skipped_late", &source.skipped_late));
-      bool has_partitions;
+      bool has_partitions, has_refused;
       STATEFOLD_RETURN_IF_ERROR(ReadObject(object, "partitions", &partitions, &has_partitions));
-      if (!has_partitions) continue;
-      for (simdjson::dom::key_value_pair p : partitions) {
-        Partition& partition = source.partitions.emplace_back();
-        std::string_view number = p.key;
-        if (std::from_chars(number.data(), number.data() + number.size(), partition.partition)
-                .ptr != number.data() + number.size()) {
-          return Malformed("partition " + std::string(number) + " is not a number");
+      if (has_partitions) {
+        for (simdjson::dom::key_value_pair p : partitions) {
+          Partition& partition = source.partitions.emplace_back();
+          STATEFOLD_RETURN_IF_ERROR(ReadPartitionNumber(p.key, &partition.partition));
+          simdjson::dom::object fields;
+          if (p.value.get_object().get(fields)) return Malformed("a partition is not an object");
+          STATEFOLD_RETURN_IF_ERROR(ReadMember(fields, "next_offset", &partition.next_offset));
+          STATEFOLD_RETURN_IF_ERROR(ReadMember(fields, "lag", &partition.lag));
         }
-        simdjson::dom::object fields;
-        if (p.value.get_object().get(fields)) return Malformed("a partition is not an object");
-        STATEFOLD_RETURN_IF_ERROR(ReadMember(fields, "next_offset", &partition.next_offset));
-        STATEFOLD_RETURN_IF_ERROR(ReadMember(fields, "lag", &partition.lag));
+      }
+      simdjson::dom::object refused;
+      STATEFOLD_RETURN_IF_ERROR(ReadObject(object, "refused", &refused, &has_refused));
+      if (has_refused) {
+        for (simdjson::dom::key_value_pair p : refused) {
+          RefusedPartition& partition = source.refused.emplace_back();
+          STATEFOLD_RETURN_IF_ERROR(ReadPartitionNumber(p.key, &partition.partition));
+          std::string_view reason;
+          if (p.value.get_string().get(reason)) return Malformed("a refusal is not a string");
+          partition.reason = std::string(reason);
+        }
       }
     }
   }

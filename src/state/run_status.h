@@ -6,7 +6,7 @@
 //   {"updated_ms": N, "run": {"started_ms", "messages", "outputs", "resolver_errors",
 //    "dead_letters", "checkpoints", "last_checkpoint_commit_ms"},
 //    "sources": {"<name>": {"skipped_late": N, "partitions": {"<p>": {"next_offset": N,
-//    "lag": N | null}}}}, "resolvers": {"<name>": {"keys": N}}}
+//    "lag": N | null}}, "refused": {"<p>": "reason"}}}, "resolvers": {"<name>": {"keys": N}}}
 #pragma once
 
 #include <cstdint>
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "state/state_store.h"
+#include "statefold/source.h"
 #include "statefold/status.h"
 
 namespace statefold {
@@ -30,6 +31,7 @@ struct RunStatus {
     std::string name;
     uint64_t skipped_late = 0;  // records older than the late-arrival deadline
     std::vector<Partition> partitions;
+    std::vector<RefusedPartition> refused;  // assigned, not read here (Source::Refused)
   };
   struct Resolver {
     std::string name;

@@ -7,6 +7,7 @@
 //                 "position/<source>/<p>"      "<next offset> <byte position>"
 //                 "dead_letters/next"          the next dead letter's sequence (decimal)
 //                 "status"                     the run status record (run_status.h)
+//                 "instance_id"                the directory's identity (StateStore::InstanceId)
 //   state         "<resolver>\0<key>"          state header and payload (state_codec.h)
 //   online        "<ns>\0<entity>\0<feature>"  zigzag varint time_ms, varint offset, JSON
 //   dead_letters  8-byte big-endian sequence   the dead letter as a JSON object
@@ -36,6 +37,7 @@ inline std::string PositionKey(std::string_view source, int32_t partition) {
 }
 inline constexpr std::string_view kNextDeadLetterKey = "dead_letters/next";
 inline constexpr std::string_view kRunStatusKey = "status";
+inline constexpr std::string_view kInstanceIdKey = "instance_id";
 
 // ---- state ----
 

@@ -17,6 +17,7 @@
 #include <cstdarg>
 #include <filesystem>
 #include <mutex>
+#include <random>
 
 #include "state/dead_letter_record.h"
 #include "state/state_layout.h"
@@ -522,6 +523,19 @@ Status StateStore::GetMeta(std::string_view name, std::string* value, bool* foun
   *found = s.ok();
   if (s.IsNotFound()) return Status::Ok();
   return FromRocks(s, "cannot read metadata");
+}
+
+Status StateStore::InstanceId(std::string* id) {
+  bool found = false;
+  STATEFOLD_RETURN_IF_ERROR(GetMeta(state_layout::kInstanceIdKey, id, &found));
+  if (found) return Status::Ok();
+  std::random_device random;
+  *id = "statefold-";
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 32; ++i) id->push_back(kHex[random() & 15]);
+  CheckpointBatch batch(this);
+  batch.PutMeta(state_layout::kInstanceIdKey, *id);
+  return Commit(&batch);
 }
 
 Status StateStore::GetPositions(std::string_view source, std::vector<SourcePosition>* positions) {

@@ -116,6 +116,10 @@ class StateStore {
   Status StoredKeyCount(std::string_view resolver, uint64_t* keys);
 
   Status GetMeta(std::string_view name, std::string* value, bool* found);
+  // The directory's identity, "statefold-" and 32 random hex digits: made and committed the
+  // first time it is asked for (the writer), the same for the directory's life after that.
+  // Sources in a membership go by it (Source::SetInstanceId).
+  Status InstanceId(std::string* id);
   Status GetPositions(std::string_view source, std::vector<SourcePosition>* positions);
 
   // Calls `visit(key, value)` for the online entries whose key starts with `prefix`.

@@ -50,10 +50,12 @@ class KafkaSourceTest : public ::testing::Test {
   }
   void Flush() { ASSERT_EQ(rd_kafka_flush(producer_, 10000), RD_KAFKA_RESP_ERR_NO_ERROR); }
 
-  RunStats RunToEnd() {
+  // A run to the end of the topic over state directory `state` in group `group` (empty: a
+  // new group each run).
+  RunStats RunToEnd(const std::string& state = "state", const std::string& group = "") {
     testing::UniqueIpResolver resolver;  // declared first: it must outlive the engine
     EngineOptions options;
-    options.state_dir = (dir_ / "state").string();
+    options.state_dir = (dir_ / state).string();
     std::unique_ptr<Engine> engine;
     EXPECT_TRUE(Engine::Open(options, &engine).ok());
     KafkaSourceOptions source_options;
@@ -61,9 +63,13 @@ class KafkaSourceTest : public ::testing::Test {
     source_options.topic = "logins";
     // A new group each run: no committed group offsets, so resuming at the right place proves
     // that positions come from the checkpoint (and no old member's session is waited out).
-    source_options.group_id = "statefold-test-" + std::to_string(++runs_);
+    source_options.group_id = group.empty() ? "statefold-test-" + std::to_string(++runs_) : group;
     source_options.stop_at_end = true;
-    source_options.properties = {{"bootstrap.servers", bootstrap_}};
+    // Short sessions: a static member (the directory's instance id) that closed stays in the
+    // group until its session times out, and the next run in the group waits for that.
+    source_options.properties = {{"bootstrap.servers", bootstrap_},
+                                 {"session.timeout.ms", "3000"},
+                                 {"heartbeat.interval.ms", "500"}};
     std::unique_ptr<Source> source;
     Status status = OpenKafkaSource(source_options, &source);
     EXPECT_TRUE(status.ok()) << status.ToString();
@@ -112,6 +118,51 @@ TEST_F(KafkaSourceTest, ConsumesToTheEndAndResumesFromCheckpointedPositions) {
   EXPECT_EQ(second.messages, 1u);
   EXPECT_EQ(Feature("u1", "unique_ip_count", &time_ms), "4");
   EXPECT_EQ(time_ms, 5000);
+}
+
+// A worker whose state directory lacks a partition's state (another worker has read it and
+// committed its position to the group) does not read that partition: it would give its keys
+// partial state. Nor does it move the group's position back.
+TEST_F(KafkaSourceTest, APartitionWhoseStateIsInAnotherDirectoryIsNotReadThere) {
+  for (int i = 0; i < 40; ++i) Produce("u" + std::to_string(i % 8), "ip" + std::to_string(i), i);
+  Flush();
+  RunStats owner = RunToEnd("owner", "shared");
+  EXPECT_EQ(owner.messages, 40u);
+  EXPECT_TRUE(owner.refused.empty());
+
+  RunStats newcomer = RunToEnd("newcomer", "shared");
+  EXPECT_EQ(newcomer.messages, 0u);
+  ASSERT_EQ(newcomer.refused.size(), 2u);  // both partitions of the topic
+  for (const RunStats::Refused& r : newcomer.refused) {
+    EXPECT_EQ(r.source, "logins");
+    EXPECT_NE(r.partition.reason.find("group shared has committed offset"), std::string::npos)
+        << r.partition.reason;
+    EXPECT_NE(r.partition.reason.find("for none of its records"), std::string::npos);
+  }
+
+  // The owner goes on where it was: the newcomer committed nothing.
+  Produce("u1", "ip-late", 100);
+  Flush();
+  RunStats again = RunToEnd("owner", "shared");
+  EXPECT_EQ(again.messages, 1u);
+  EXPECT_TRUE(again.refused.empty());
+}
+
+TEST(KafkaOwnershipTest, APartitionIsReadWhereItsStateIsAtLeastAsFarAsTheGroups) {
+  auto problem = [](int64_t local, int64_t committed) {
+    return KafkaSource::OwnershipProblem("t", "g", 3, local, committed);
+  };
+  EXPECT_EQ(problem(-1, -1), "");  // a new group: from the earliest offset
+  EXPECT_EQ(problem(10, -1), "");  // this directory's position
+  EXPECT_EQ(problem(-1, 0), "");   // nothing was read anywhere
+  EXPECT_EQ(problem(10, 10), "");  // this directory checkpointed last
+  EXPECT_EQ(problem(12, 10), "");  // ...and its last commit to the group was lost
+  EXPECT_EQ(problem(-1, 10),
+            "partition 3 of topic t is not read here: group g has committed offset 10 for it, "
+            "and this state directory holds its state for none of its records, so the state of "
+            "its records before 10 is in another worker's state directory; reading on would "
+            "give its keys partial state (docs/operations.md, \"Running several workers\")");
+  EXPECT_NE(problem(4, 10).find("holds its state only up to offset 4"), std::string::npos);
 }
 
 TEST_F(KafkaSourceTest, BadConfigurationNamesTheProperty) {

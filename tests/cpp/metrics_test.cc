@@ -21,8 +21,8 @@ TEST(MetricsTest, EngineFamiliesAreRenderedFromTheRunStatus) {
   status.dead_letters = 10;
   status.checkpoints = 4;
   status.last_checkpoint_commit_ms = 12.5;
-  status.sources.push_back({"logins", 7, {{0, 100, 5}, {3, 42, std::nullopt}}});
-  status.sources.push_back({"clicks \"quoted\"\\\n", 0, {}});
+  status.sources.push_back({"logins", 7, {{0, 100, 5}, {3, 42, std::nullopt}}, {}});
+  status.sources.push_back({"clicks \"quoted\"\\\n", 0, {}, {}});
   status.resolvers.push_back({"track_unique_ips", 14198});
   status.resolvers.push_back({"empty", 0});
   std::string text;

@@ -152,6 +152,29 @@ TEST_F(StateStoreTest, TheLockRefusesASecondWriterUntilTheFirstCloses) {
   EXPECT_NE(Open(), nullptr);
 }
 
+// The directory's identity (Kafka's group.instance.id): made once, kept across opens, its
+// own per directory.
+TEST_F(StateStoreTest, TheInstanceIdIsMadeOnceAndKeptForTheDirectorysLife) {
+  std::string first, again, reread;
+  {
+    std::unique_ptr<StateStore> store = Open();
+    ASSERT_TRUE(store->InstanceId(&first).ok());
+    ASSERT_TRUE(store->InstanceId(&again).ok());
+  }
+  EXPECT_EQ(first.size(), 10u + 32u);
+  EXPECT_EQ(first.rfind("statefold-", 0), 0u);
+  EXPECT_EQ(first.find_first_not_of("0123456789abcdef", 10), std::string::npos);
+  EXPECT_EQ(again, first);
+  std::unique_ptr<StateStore> store = Open();
+  ASSERT_TRUE(store->InstanceId(&reread).ok());
+  EXPECT_EQ(reread, first);
+  std::unique_ptr<StateStore> other;
+  ASSERT_TRUE(StateStore::Open(dir_ / "other", testing::WriterOptions(), &other).ok());
+  std::string other_id;
+  ASSERT_TRUE(other->InstanceId(&other_id).ok());
+  EXPECT_NE(other_id, first);
+}
+
 TEST_F(StateStoreTest, ACheckpointCommitsAcrossEveryColumnFamilyAtOnce) {
   std::unique_ptr<StateStore> store = Open();
   CheckpointBatch batch(store.get());

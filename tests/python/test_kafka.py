@@ -241,56 +241,155 @@ def wait_for(predicate, timeout, what):
     pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
+def start_worker(env, state_dir):
+    """A `statefold run` worker of the group (no --stop-at-end), checkpointing often."""
+    return subprocess.Popen([STATEFOLD, "run", DEFS, "--state-dir", str(state_dir),
+                             "--checkpoint-ms", "300"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop_workers(processes):
+    """SIGTERM each worker (by PID) and wait; each must stop cleanly. Returns their stderr."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    outputs = [process.communicate(timeout=60) for process in processes]
+    for process, (out, err) in zip(processes, outputs):
+        assert process.returncode == 0, err
+        assert out.startswith("stopped: "), out + err
+    return [err for _, err in outputs]
+
+
+def members_with_partitions(broker, group, topic):
+    """How many members of `group` the broker shows with partitions of `topic`."""
+    out = subprocess.run([KAFKA_LOCAL, "members", group], env=broker.env,
+                         capture_output=True, text=True).stdout
+    # One row per member; its assignment reads "topic:0,1".
+    return len([line for line in out.splitlines() if f"{topic}:" in line])
+
+
+def checkpointed_partitions(state_dir):
+    """{partition: next offset} of the last checkpoint in `state_dir`, and its refused
+    partitions; None before the first checkpoint."""
+    try:
+        status = statefold.Client(str(state_dir), follow=False).status()
+    except statefold.StatefoldError:
+        return None
+    source = status["sources"]["..."]
+    return {int(p): v["next_offset"] for p, v in source["partitions"].items()}, source["refused"]
+
+
+def total_checkpointed(dirs):
+    total = 0
+    for d in dirs:
+        seen = checkpointed_partitions(d)
+        if seen is None:
+            return -1
+        total += sum(seen[0].values())
+    return total
+
+
 def test_two_processes_in_one_group_split_the_partitions(broker, tmp_path):
     """Each process owns the keys of its partitions in its own state directory; together they
     give the single-process result. (Both join before any message arrives, so no partition
-    moves during the run: moving state between processes is the scale-out issue's subject.)"""
+    moves during the run.)"""
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     broker.produce("logins-split", empty)
     env = engine_env(broker, tmp_path, "logins-split")
     group = "test-logins-split.track_unique_ips"
     dirs = [tmp_path / "state-a", tmp_path / "state-b"]
-    processes = [
-        subprocess.Popen([STATEFOLD, "run", DEFS, "--state-dir", str(d), "--checkpoint-ms", "300"],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for d in dirs
-    ]
+    processes = [start_worker(env, d) for d in dirs]
     try:
-        def both_members_assigned():
-            out = subprocess.run([KAFKA_LOCAL, "members", group], env=broker.env,
-                                 capture_output=True, text=True).stdout
-            # One row per member; its assignment reads "logins-split:0,1".
-            return len([line for line in out.splitlines() if "logins-split:" in line]) == 2
-
-        wait_for(both_members_assigned, 90, "two members with partitions")
+        wait_for(lambda: members_with_partitions(broker, group, "logins-split") == 2, 90,
+                 "two members with partitions")
         events = tmp_path / "logins.jsonl"
         generate(events, 30000, 3000, seed=5)
         broker.produce("logins-split", events)
-
-        def caught_up():
-            total = 0
-            for d in dirs:
-                try:
-                    status = statefold.Client(str(d), follow=False).status()
-                except statefold.StatefoldError:
-                    return False
-                total += sum(p["next_offset"] for p in status["sources"]["..."]["partitions"].values())
-            return total == 30000
-
-        wait_for(caught_up, 120, "both processes to reach the end of the topic")
+        wait_for(lambda: total_checkpointed(dirs) == 30000, 120,
+                 "both processes to reach the end of the topic")
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        outputs = [process.communicate(timeout=60) for process in processes]
-    for process, (out, err) in zip(processes, outputs):
-        assert process.returncode == 0, err
-        assert out.startswith("stopped: "), out + err
+        stop_workers(processes)
 
     shares = [features(d) for d in dirs]
     assert shares[0] and shares[1], "each process must own some partitions"
     assert not set(shares[0]) & set(shares[1]), "a key must live in exactly one process"
     assert {**shares[0], **shares[1]} == file_mode_result(tmp_path, events)
+
+
+def test_a_rolling_restart_moves_no_partition_and_loses_nothing(broker, tmp_path):
+    """Issue #13's first finding: SIGTERM one of two workers and start it again. Each worker
+    is a static member of the group (its state directory's instance id), so the restart moves
+    no partition: no worker reads a partition whose state it lacks, and together they give
+    the single-process result over everything produced before and after the restart."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    broker.produce("logins-rolling", empty)
+    # A session long enough for a worker's restart (Python start-up included, on a loaded
+    # machine); a static member that stops keeps its partitions for that long.
+    env = engine_env(broker, tmp_path, "logins-rolling", **{"session.timeout.ms": "30000"})
+    group = "test-logins-rolling.track_unique_ips"
+    dirs = [tmp_path / "state-a", tmp_path / "state-b"]
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    generate(first, 20000, 2000, seed=21)
+    generate(second, 20000, 2000, seed=22)
+    processes = [start_worker(env, d) for d in dirs]
+    try:
+        wait_for(lambda: members_with_partitions(broker, group, "logins-rolling") == 2, 120,
+                 "two members with partitions")
+        broker.produce("logins-rolling", first)
+        wait_for(lambda: total_checkpointed(dirs) == 20000, 120, "both workers to read the first half")
+        shares_before = [set(checkpointed_partitions(d)[0]) for d in dirs]
+        assert all(shares_before) and not shares_before[0] & shares_before[1], shares_before
+
+        stop_workers(processes[:1])
+        processes[0] = start_worker(env, dirs[0])  # the rolling restart
+        broker.produce("logins-rolling", second)
+        wait_for(lambda: total_checkpointed(dirs) == 40000, 180, "both workers to read the second half")
+    finally:
+        errors = stop_workers(processes)
+    for d, before in zip(dirs, shares_before):
+        partitions, refused = checkpointed_partitions(d)
+        assert set(partitions) == before, "a partition moved"
+        assert refused == {}, refused
+    assert not any("is not read here" in err for err in errors), errors
+    merged = tmp_path / "all.jsonl"
+    merged.write_bytes(first.read_bytes() + second.read_bytes())
+    shares = [features(d) for d in dirs]
+    assert not set(shares[0]) & set(shares[1]), "a key must live in exactly one process"
+    assert {**shares[0], **shares[1]} == file_mode_result(tmp_path, merged)
+
+
+def test_a_partition_whose_state_is_in_another_directory_is_not_read_there(broker, tmp_path):
+    """A worker with a new state directory in a group whose partitions another worker has
+    read must not read on from the group's offsets: its keys would get partial state (issue
+    #13's "35 % of events missing"). It refuses each such partition, says why, and a run to
+    the end fails; the other worker's state and the group's offsets are untouched."""
+    events = tmp_path / "logins.jsonl"
+    generate(events, 8000, 800, seed=23)
+    broker.produce("logins-owned", events)
+    env = engine_env(broker, tmp_path, "logins-owned")
+    owner, newcomer = tmp_path / "owner", tmp_path / "newcomer"
+    assert run_to_end(env, owner).startswith("done: 8,000 messages")
+
+    refused = subprocess.run([STATEFOLD, "run", DEFS, "--stop-at-end", "--state-dir", str(newcomer)],
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stdout.startswith("done: 0 messages"), refused.stdout + refused.stderr
+    assert "is not read here: group test-logins-owned.track_unique_ips has committed offset" \
+        in refused.stderr, refused.stderr
+    assert "for none of its records" in refused.stderr
+    assert "another worker's state directory" in refused.stderr
+    partitions, refusals = checkpointed_partitions(newcomer)
+    assert partitions == {} and refusals, (partitions, refusals)
+    assert all("is not read here" in reason for reason in refusals.values())
+    shown = subprocess.run([STATEFOLD, "status", "--state-dir", str(newcomer)],
+                           capture_output=True, text=True, check=True).stdout
+    assert "refused: partition" in shown, shown
+
+    # The owner reads on where it was (the newcomer committed nothing), with the same result.
+    assert run_to_end(env, owner).startswith("done: 0 messages")
+    assert features(owner) == file_mode_result(tmp_path, events)
 
 
 def test_a_broker_restarted_mid_stream_loses_nothing(broker, tmp_path):
