@@ -159,6 +159,9 @@ struct KafkaSourceOptions {
   // Records whose timestamp is older than this (against the wall clock) are skipped and
   // counted (SkippedLate); 0 keeps every record.
   int64_t late_arrival_deadline_ms = 0;
+  // The group has one worker only (so that state keyed by a message field stays whole): a
+  // Poll after an assignment of only some of the topic's partitions fails, naming them.
+  bool single_worker = false;
 };
 
 // Opens a Kafka topic read in a consumer group (docs/operations.md). Fails with

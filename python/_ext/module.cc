@@ -107,7 +107,8 @@ void BindOptions(nb::module_& m) {
       .def_rw("properties", &KafkaSourceOptions::properties)
       .def_rw("stop_at_end", &KafkaSourceOptions::stop_at_end)
       .def_rw("dead_letter_topic", &KafkaSourceOptions::dead_letter_topic)
-      .def_rw("late_arrival_deadline_ms", &KafkaSourceOptions::late_arrival_deadline_ms);
+      .def_rw("late_arrival_deadline_ms", &KafkaSourceOptions::late_arrival_deadline_ms)
+      .def_rw("single_worker", &KafkaSourceOptions::single_worker);
 
   nb::class_<HttpLimits>(m, "HttpLimits")
       .def(nb::init<>())

@@ -109,7 +109,25 @@ def kafka_source_description(
     options.dead_letter_topic = settings.get("dead_letter_queue_topic") or ""
     options.late_arrival_deadline_ms = duration_ms(settings.get("late_arrival_deadline"),
                                                    source.source_name)
+    options.single_worker = single_worker(source.source_name)
     return options
+
+
+def single_worker(name: str) -> bool:
+    """Source `name`'s `single_worker` setting (statefold's own, not a KafkaSource argument):
+    the environment (1/true/yes or 0/false/no), then statefold.toml (a boolean); False."""
+    variable = env_prefix(name) + "SINGLE_WORKER"
+    if variable in os.environ:
+        text = os.environ[variable].strip().lower()
+        if text in ("1", "true", "yes"):
+            return True
+        if text in ("0", "false", "no", ""):
+            return False
+        raise DefinitionError(f"{variable} must be 1/true/yes or 0/false/no, got {text!r}")
+    value = _file_settings(name).get("single_worker", False)
+    if not isinstance(value, bool):
+        raise DefinitionError(f"single_worker of [kafka.{name}] must be true or false, got {value!r}")
+    return value
 
 
 _DURATION_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}

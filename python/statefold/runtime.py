@@ -140,16 +140,36 @@ def bind_sources(
         result.append(file_source(unbound.pop(), input_path))
     for name in unbound:
         source = next(r.source for r in resolvers if r.source_name == name)
-        readers = [r.name for r in resolvers if r.source_name == name]
-        kafka = (kafka_source_description(source, readers, stop_at_end)
+        readers = [r for r in resolvers if r.source_name == name]
+        kafka = (kafka_source_description(source, [r.name for r in readers], stop_at_end)
                  if isinstance(source, KafkaSource) else None)
         if kafka is None:
             raise DefinitionError(
                 f"no input for source {name}: pass --input FILE, or configure its Kafka "
                 f"bootstrap server ({env_prefix(name)}BOOTSTRAP_SERVER or statefold.toml)"
             )
+        if not kafka.single_worker:
+            _refuse_rekeyed_state(name, kafka.group_id, readers)
         result.append(kafka)
     return result
+
+
+def _refuse_rekeyed_state(source: str, group: str, readers: Sequence[Any]) -> None:
+    """A stateful resolver keyed by a message field (`keys=`) over a Kafka topic read in a
+    group: one key's messages are in several partitions, which several workers own, so its
+    state would be split between them. Refused, unless the source declares one worker."""
+    for r in readers:
+        spec = r.engine_resolver.spec
+        if spec.stateful and spec.key_path:
+            raise DefinitionError(
+                f"resolver {r.name} keys its state by message field {'.'.join(spec.key_path)} "
+                f"(keys=), not by the Kafka message key: in consumer group {group} one key's "
+                "messages are in several partitions, and with several workers its state would "
+                "be split between them (statefold does not repartition a topic yet). Produce "
+                "the topic keyed by that field and drop keys=, or, if this group only ever has "
+                f"one worker, set single_worker = true for source {source} ([kafka.{source}] in "
+                f"statefold.toml, or {env_prefix(source)}SINGLE_WORKER=1)"
+            )
 
 
 _RUN_STATS = ("messages", "outputs", "dead_letters", "resolver_errors", "keys", "checkpoints",

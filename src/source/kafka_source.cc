@@ -206,6 +206,21 @@ Status KafkaSource::Poll(size_t max_records, std::vector<RawRecord>* batch) {
     return Status::InvalidArgument("Kafka source " + name() + ": Poll before Seek");
   ReleaseMessages();
   batch->clear();
+  if (options_.single_worker && !assigned_.empty() &&
+      static_cast<int>(assigned_.size()) < topic_partitions_ &&
+      std::chrono::steady_clock::now() - assigned_at_ >=
+          std::chrono::milliseconds(session_timeout_ms_)) {
+    // Held for a session timeout: not a member that has just gone and not yet timed out.
+    std::string partitions;
+    for (int32_t partition : assigned_) {
+      partitions += (partitions.empty() ? "" : ",") + std::to_string(partition);
+    }
+    return Status::InvalidArgument(
+        "Kafka source " + name() + " is set to single_worker, but group " + options_.group_id +
+        " gives this worker only partitions " + partitions + " of the " +
+        std::to_string(topic_partitions_) + " of topic " + options_.topic +
+        ": another worker is in the group, and state keyed by a message field would be split");
+  }
   headers_.clear();
   std::vector<std::pair<size_t, size_t>> header_ranges;  // views are taken once headers_ is final
   // Wait up to 100 ms for a first message, then up to 5 ms more to fill the batch: full

@@ -415,3 +415,27 @@ def test_a_broker_restarted_mid_stream_loses_nothing(broker, tmp_path):
     assert out.startswith("done: 150,000 messages"), out + err
     assert "statefold: kafka:" in err  # the outage was reported on stderr, and was not fatal
     assert features(state_dir) == file_mode_result(tmp_path, events)
+
+
+def test_a_single_worker_source_fails_when_the_group_shares_its_partitions(broker, tmp_path):
+    """single_worker (for state keyed by a message field) holds the source to one worker: a
+    worker that the group gives only some partitions, for a whole session timeout, fails the
+    run with a message naming them, instead of keeping a share of a key's state."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    broker.produce("logins-single", empty)
+    env = engine_env(broker, tmp_path, "logins-single")
+    group = "test-logins-single.track_unique_ips"
+    other = start_worker(env, tmp_path / "other")
+    try:
+        wait_for(lambda: members_with_partitions(broker, group, "logins-single") == 1, 90,
+                 "the other worker to hold the partitions")
+        single = dict(env, **{env_prefix("...") + "SINGLE_WORKER": "1"})
+        run = subprocess.run([STATEFOLD, "run", DEFS, "--state-dir", str(tmp_path / "single")],
+                             env=single, capture_output=True, text=True, timeout=300)
+    finally:
+        stop_workers([other])
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "is set to single_worker, but group test-logins-single.track_unique_ips gives this " \
+           "worker only partitions" in run.stderr, run.stderr
+

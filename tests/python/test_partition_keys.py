@@ -152,3 +152,47 @@ def test_a_member_named_twice_on_the_key_path_is_dead_lettered_not_split(make_te
     assert all("more than once" in d["error"] for d in dead), dead
     assert tester.state(keyed_by_meta_id, "victim").users == ["victim:a", "victim:e"]
     assert tester.state_keys(keyed_by_meta_id) == ["victim"]
+
+
+def test_state_keyed_by_a_message_field_over_a_kafka_group_is_refused_unless_one_worker(
+        tmp_path, monkeypatch):
+    """keys= reads a field that is not the Kafka message key: one key's messages are in
+    several partitions, and several workers would split its state (issue #13). bind_sources
+    refuses it, naming the resolver, the field, the group and the two ways out; with
+    single_worker set the source is bound, and the engine then holds it to one worker."""
+    from statefold.errors import DefinitionError
+    from statefold.runtime import bind_sources
+
+    monkeypatch.setenv("STATEFOLD_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("STATEFOLD_KAFKA_LOGINS_BOOTSTRAP_SERVER", "127.0.0.1:1")  # never dialled
+    kafka = SOURCE  # KafkaSource(name="logins")
+
+    @stream(source=kafka, keys={"user_id": User.id}, name="by_field_over_kafka")
+    def by_field(event: LoginEvent, state: State[SeenState]) -> None:
+        state.users.append(event.user_id)
+
+    @stream(source=kafka, name="by_message_key_over_kafka")
+    def by_key(event: LoginEvent, state: State[SeenState]) -> None:
+        state.users.append(event.user_id)
+
+    with pytest.raises(DefinitionError) as info:
+        bind_sources([by_field, by_key], None, {})
+    message = str(info.value)
+    assert "resolver by_field_over_kafka keys its state by message field user_id" in message
+    assert "consumer group statefold.by_field_over_kafka+by_message_key_over_kafka" in message
+    assert "Produce the topic keyed by that field" in message
+    assert "STATEFOLD_KAFKA_LOGINS_SINGLE_WORKER=1" in message
+    # Keyed by the message key, or over a file: nothing to split.
+    assert bind_sources([by_key], None, {})[0].single_worker is False
+    assert bind_sources([by_field], str(tmp_path / "events.jsonl"), {})[0].path
+
+    monkeypatch.setenv("STATEFOLD_KAFKA_LOGINS_SINGLE_WORKER", "1")
+    assert bind_sources([by_field, by_key], None, {})[0].single_worker is True
+    monkeypatch.setenv("STATEFOLD_KAFKA_LOGINS_SINGLE_WORKER", "maybe")
+    with pytest.raises(DefinitionError, match="must be 1/true/yes or 0/false/no"):
+        bind_sources([by_field], None, {})
+    monkeypatch.delenv("STATEFOLD_KAFKA_LOGINS_SINGLE_WORKER")
+    config = tmp_path / "statefold.toml"
+    config.write_text("[kafka.logins]\nsingle_worker = true\n")
+    monkeypatch.setenv("STATEFOLD_CONFIG", str(config))
+    assert bind_sources([by_field], None, {})[0].single_worker is True
